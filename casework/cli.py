@@ -1,0 +1,275 @@
+"""The `casework` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from casework.db import Database, Settings
+from casework.errors import CaseworkError, ValidationError
+
+#: Service field names → the CLI option a user typed.
+OPTION_NAMES = {"unit": "--unit", "agency": "--agency", "role": "--role", "password": "password",
+                "username": "USERNAME", "locale": "--locale"}
+
+
+class CliContext:
+    def __init__(self, database_url: str | None) -> None:
+        self._url = database_url
+        self._db: Database | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url:
+            return self._url
+        from config import Config
+
+        return Config.DATABASE_URL
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            from config import Config
+
+            self._db = Database(self.url, Settings.from_config(Config))
+        return self._db
+
+
+def _fail(error: CaseworkError) -> None:
+    if isinstance(error, ValidationError):
+        problems = "; ".join(f"{OPTION_NAMES.get(k, k)}: {v}" for k, v in error.errors.items())
+        raise click.ClickException(problems)
+    raise click.ClickException(error.message)
+
+
+@click.group()
+@click.option("--database-url", envvar="CASEWORK_DATABASE_URL", default=None,
+              help="SQLAlchemy URL (default: SQLite in instance/).")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """casework — child-protection case management."""
+    ctx.obj = CliContext(database_url)
+
+
+# --- db --------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_obj
+def db_upgrade(obj: CliContext, revision: str) -> None:
+    """Create or upgrade the schema."""
+    from casework import migrate
+
+    click.echo(f"Upgrading database to {revision} ...", err=True)
+    migrate.upgrade(obj.url, revision)
+    click.echo(f"Database at revision {migrate.current(obj.url)}")
+
+
+# --- units -----------------------------------------------------------------------------------
+
+
+@main.group()
+def units() -> None:
+    """Administrative units."""
+
+
+@units.command("load")
+@click.pass_obj
+def units_load(obj: CliContext) -> None:
+    """Load the 2025 provinces and communes from vietnam-provinces (idempotent)."""
+    from tqdm import tqdm
+
+    from casework.services.units import load_2025_units
+
+    bar = tqdm(total=0, unit="unit", desc="Loading units", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    counts = load_2025_units(obj.db, progress)
+    bar.close()
+    click.echo(
+        f"{counts['provinces']} provinces, {counts['communes']} communes "
+        f"({counts['added']} added, {counts['updated']} updated)"
+    )
+
+
+# --- users and tokens ------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(["intake", "officer", "chair", "province", "agency", "admin"]))
+@click.option("--unit", "unit_code", default=None, help="Official unit code (commune: 5 digits).")
+@click.option("--agency", "agency_kind", default=None,
+              type=click.Choice(["police", "health", "education", "justice", "social_services",
+                                 "other"]))
+@click.option("--full-name", default="")
+@click.option("--email", default="")
+@click.option("--locale", default="vi", type=click.Choice(["vi", "en"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_obj
+def users_create(obj: CliContext, username: str, role: str, unit_code: str | None,
+                 agency_kind: str | None, full_name: str, email: str, locale: str,
+                 password_stdin: bool) -> None:
+    """Create a user."""
+    from casework.services.users import create_user
+
+    if not password_stdin:
+        raise click.UsageError("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = create_user(obj.db, username, role, password, unit_code=unit_code,
+                           agency_kind=agency_kind, full_name=full_name, email=email,
+                           locale=locale)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(f"created user {user.username} ({user.role})")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.pass_obj
+def tokens_create(obj: CliContext, username: str) -> None:
+    """Print a new API token for `Authorization: Bearer`."""
+    from casework.services.users import create_token
+
+    try:
+        click.echo(create_token(obj.db, username))
+    except CaseworkError as error:
+        _fail(error)
+
+
+# --- workflow --------------------------------------------------------------------------------
+
+
+@main.group()
+def workflow() -> None:
+    """Workflow definitions."""
+
+
+@workflow.command("show")
+@click.argument("name", default="case")
+def workflow_show(name: str) -> None:
+    """States, events and deadlines of a workflow."""
+    from workflows.engine import WORKFLOWS, describe
+
+    if name not in WORKFLOWS:
+        raise click.BadParameter(f"unknown workflow (known: {', '.join(WORKFLOWS)})",
+                                 param_hint="NAME")
+    click.echo(describe(WORKFLOWS[name]))
+
+
+@workflow.command("diagram")
+@click.argument("name", default="case")
+def workflow_diagram(name: str) -> None:
+    """A Mermaid state diagram of a workflow."""
+    from workflows.engine import WORKFLOWS, mermaid
+
+    if name not in WORKFLOWS:
+        raise click.BadParameter(f"unknown workflow (known: {', '.join(WORKFLOWS)})",
+                                 param_hint="NAME")
+    click.echo(mermaid(WORKFLOWS[name]))
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit_group.command("verify")
+@click.pass_obj
+def audit_verify(obj: CliContext) -> None:
+    """Walk every chain; exit 1 naming the first event changed, removed or inserted."""
+    from casework import audit
+
+    with obj.db.uow(readonly=True) as uow:
+        result = audit.verify(uow.session, uow.settings.audit_key)
+    if not result.ok:
+        click.echo(f"TAMPERED: {result.problem}", err=True)
+        click.echo(f"({result.count} events verified before the problem)", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {result.count} events in {result.chains} chain(s); head {result.head_hash}")
+
+
+@audit_group.command("seal")
+@click.pass_obj
+def audit_seal(obj: CliContext) -> None:
+    """Seal every chain's head into the global head."""
+    from casework import audit
+    from casework.clock import utcnow
+
+    with obj.db.uow() as uow:
+        row = audit.seal(uow.session, uow.settings.audit_key, utcnow())
+        uow.commit()
+        click.echo(f"seal {row.id}: {len(row.heads)} chain(s), hash {row.hash}")
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--cases", "case_count", default=300, show_default=True,
+              type=click.IntRange(1, 100_000))
+@click.option("--province", default="48", show_default=True, help="Province code.")
+@click.option("--password", default="demo-password-2026", show_default=True)
+@click.option("--seed", default=56, show_default=True, type=int)
+@click.pass_obj
+def demo(obj: CliContext, case_count: int, province: str, password: str, seed: int) -> None:
+    """Load units, one user of each role, and realistic cases in every state."""
+    from casework.demo import load_demo
+
+    try:
+        summary = load_demo(obj.db, province, case_count, password, seed,
+                            echo=lambda text: click.echo(text, err=True))
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(json.dumps(summary["states"], ensure_ascii=False))
+    click.echo("Logins (password: %s):" % password)
+    for username, role in summary["users"]:
+        click.echo(f"  {username:<24} {role}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.pass_obj
+def serve(obj: CliContext, host: str, port: int, workers: int) -> None:
+    """Serve the web application with gunicorn."""
+    import os
+
+    os.environ["CASEWORK_DATABASE_URL"] = obj.url
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+                                "--workers", str(workers), "web:create_app()"])
+
+
+def run() -> Any:  # pragma: no cover
+    return main()

@@ -1,0 +1,140 @@
+"""Engine, sessions and the unit of work.
+
+Every change goes through `UnitOfWork`: it commits only when told to and rolls back
+otherwise, so a service that raises half-way leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the domain needs from configuration (the domain never reads Flask's config)."""
+
+    audit_key: bytes = b"casework-development-audit-key"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    office_close: time = time(17, 0)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Any) -> Settings:
+        hours, minutes = (int(part) for part in str(config.OFFICE_CLOSE).split(":"))
+        return cls(
+            audit_key=str(config.AUDIT_KEY).encode(),
+            timezone=str(config.TIMEZONE),
+            office_close=time(hours, minutes),
+        )
+
+
+def is_sqlite(url: str | sa.URL) -> bool:
+    return sa.make_url(url).get_backend_name() == "sqlite"
+
+
+def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the per-backend settings casework relies on.
+
+    SQLite: WAL (readers never block the writer), foreign keys on, and write transactions
+    that start with BEGIN IMMEDIATE, so that two writers queue up instead of failing half-way
+    with "database is locked" when one upgrades its read lock. Read-only work can pass the
+    execution option ``sqlite_begin="DEFERRED"``.
+    """
+    if is_sqlite(url):
+        db_path = sa.make_url(url).database
+        if db_path and db_path != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Hand transaction control to SQLAlchemy (pysqlite's own BEGIN is DEFERRED).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: sa.Connection) -> None:
+            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return sa.create_engine(url, **kwargs)
+
+
+class Database:
+    """One per process: the engine, a session factory and the domain settings."""
+
+    def __init__(self, url: str, settings: Settings | None = None, **engine_kwargs: Any):
+        self.url = url
+        self.settings = settings or Settings()
+        self.engine = create_db_engine(url, **engine_kwargs)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads need no write lock: on SQLite they begin DEFERRED (a WAL snapshot).
+        self.read_session_factory = sessionmaker(
+            self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def uow(self, readonly: bool = False) -> UnitOfWork:
+        return UnitOfWork(self, readonly=readonly)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """``with db.uow() as uow: ...; uow.commit()`` — rolls back unless committed."""
+
+    session: Session
+
+    def __init__(self, db: Database, readonly: bool = False) -> None:
+        self.db = db
+        self.settings = db.settings
+        self.readonly = readonly
+
+    def __enter__(self) -> UnitOfWork:
+        factory = self.db.read_session_factory if self.readonly else self.db.session_factory
+        self.session = factory()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() rolls back what was not committed but, unlike rollback(), leaves loaded
+        # objects readable after the unit of work (detached, not expired).
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    @property
+    def dialect(self) -> str:
+        return self.db.engine.dialect.name

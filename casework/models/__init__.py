@@ -1,0 +1,51 @@
+"""The typed ORM. Import models from here."""
+
+from casework.models.audit import AuditChain, AuditEvent, AuditSeal
+from casework.models.base import Base
+from casework.models.cases import (
+    Case,
+    CaseTransition,
+    Child,
+    Deadline,
+    DeadlineStatus,
+    PlanTask,
+    PlanTaskStatus,
+    Report,
+    ReportKind,
+)
+from casework.models.settings import DeadlineOverride
+from casework.models.units import (
+    AdministrativeUnit,
+    Agency,
+    AgencyKind,
+    CalendarDay,
+    CalendarDayKind,
+    UnitLevel,
+)
+from casework.models.users import ApiToken, Role, User
+
+__all__ = [
+    "AdministrativeUnit",
+    "Agency",
+    "AgencyKind",
+    "ApiToken",
+    "AuditChain",
+    "AuditEvent",
+    "AuditSeal",
+    "Base",
+    "CalendarDay",
+    "CalendarDayKind",
+    "Case",
+    "CaseTransition",
+    "Child",
+    "Deadline",
+    "DeadlineOverride",
+    "DeadlineStatus",
+    "PlanTask",
+    "PlanTaskStatus",
+    "Report",
+    "ReportKind",
+    "Role",
+    "UnitLevel",
+    "User",
+]

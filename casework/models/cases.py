@@ -1,0 +1,196 @@
+"""Children, reports, cases, their history, deadlines and plan tasks."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from casework.models.base import Base
+from casework.models.units import AdministrativeUnit, Agency
+from casework.models.users import User
+
+
+class Child(Base):
+    """The child a report is about. Identifying data: every read is audited."""
+
+    __tablename__ = "children"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    #: Lower-cased, accent-free name used to find repeat reports.
+    name_key: Mapped[str] = mapped_column(sa.String(200), index=True)
+    sex: Mapped[str] = mapped_column(sa.String(8))  # female / male / unknown
+    birth_date: Mapped[date | None] = mapped_column(sa.Date)
+    #: When only an estimated age is known: the age and the date it was estimated.
+    age_years: Mapped[int | None]
+    age_as_of: Mapped[date | None] = mapped_column(sa.Date)
+    residence_unit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("administrative_units.id"), index=True
+    )
+    address: Mapped[str] = mapped_column(sa.String(300), default="")
+    identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+    residence_unit: Mapped[AdministrativeUnit | None] = relationship()
+
+    def age_on(self, day: date) -> int | None:
+        if self.birth_date is not None:
+            years = day.year - self.birth_date.year
+            if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+                years -= 1
+            return years
+        if self.age_years is not None and self.age_as_of is not None:
+            return self.age_years + (day - self.age_as_of).days // 365
+        return None
+
+
+class ReportKind(enum.StrEnum):
+    ABUSE_REPORT = "abuse_report"
+    ADVICE = "advice"  # tư vấn: a contact, not a case
+
+
+class Report(Base):
+    """A report or contact received at an intake point (Mẫu 01)."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    received_at: Mapped[datetime]
+    reporter: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    child_id: Mapped[int | None] = mapped_column(sa.ForeignKey("children.id"), index=True)
+    incident_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("administrative_units.id"))
+    abuse_types: Mapped[list[Any]] = mapped_column(default=list)
+    online: Mapped[bool] = mapped_column(default=False)
+    environment: Mapped[str | None] = mapped_column(sa.String(16))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    #: True when this report was linked to a case that already existed (a repeat report).
+    linked_to_existing: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+
+    child: Mapped[Child | None] = relationship()
+    incident_unit: Mapped[AdministrativeUnit | None] = relationship()
+
+
+class Case(Base):
+    """One child's protection case, moved through the workflow by events only."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_unit_state", "unit_id", "state"),
+        sa.Index("ix_cases_province_state", "province_code", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    workflow: Mapped[str] = mapped_column(sa.String(32), default="case")
+    child_id: Mapped[int] = mapped_column(sa.ForeignKey("children.id"), index=True)
+    #: The commune responsible now (where the incident happened, or where it was transferred).
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("administrative_units.id"))
+    province_code: Mapped[str] = mapped_column(sa.String(8))
+    state: Mapped[str] = mapped_column(sa.String(32))
+    risk_level: Mapped[str | None] = mapped_column(sa.String(16))
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    received_at: Mapped[datetime]
+    #: Anchor of the statutory clocks of the current cycle (receipt of the report that
+    #: opened or reopened the case, or the re-plan decision).
+    clock_started_at: Mapped[datetime]
+    cycle: Mapped[int] = mapped_column(default=1)
+    state_entered_at: Mapped[datetime]
+    overdue: Mapped[bool] = mapped_column(default=False)
+    #: Form data the guards need: Mẫu 02 (initial), Mẫu 03 (specific assessment),
+    #: the emergency decision, Mẫu 04 (plan) and Mẫu 06 (review).
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    child: Mapped[Child] = relationship()
+    unit: Mapped[AdministrativeUnit] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseTransition(Base):
+    """The case's history: one row per event fired."""
+
+    __tablename__ = "case_transitions"
+    __table_args__ = (sa.UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    seq: Mapped[int]
+    event: Mapped[str] = mapped_column(sa.String(32))
+    from_state: Mapped[str | None] = mapped_column(sa.String(32))
+    to_state: Mapped[str] = mapped_column(sa.String(32))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    occurred_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class DeadlineStatus(enum.StrEnum):
+    OPEN = "open"
+    MET = "met"
+    CANCELLED = "cancelled"  # the step no longer applies (e.g. case closed as unfounded)
+
+
+class Deadline(Base):
+    """A statutory clock: met when its step is left, late or on time."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        sa.Index("ix_deadlines_open_due", "status", "due_at"),
+        sa.Index("ix_deadlines_case", "case_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    rule: Mapped[str] = mapped_column(sa.String(48))
+    step: Mapped[str] = mapped_column(sa.String(32))
+    cycle: Mapped[int] = mapped_column(default=1)
+    anchor_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    duration: Mapped[int]
+    unit: Mapped[str] = mapped_column(sa.String(16))
+    legal_source: Mapped[str] = mapped_column(sa.String(120), default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default=DeadlineStatus.OPEN)
+    met_at: Mapped[datetime | None]
+    late: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+
+
+class PlanTaskStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    DONE = "done"
+
+
+class PlanTask(Base):
+    """A measure of the support/intervention plan (Mẫu 04), one agency's task."""
+
+    __tablename__ = "plan_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    agency_kind: Mapped[str] = mapped_column(sa.String(32))
+    agency_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agencies.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.Text)
+    due_date: Mapped[date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16), default=PlanTaskStatus.PROPOSED)
+    created_at: Mapped[datetime]
+
+    agency: Mapped[Agency | None] = relationship()

@@ -1,0 +1,1 @@
+"""Services: the only door through which cases, deadlines and audit events change."""

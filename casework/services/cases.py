@@ -1,0 +1,477 @@
+"""Case services: read a case, fire a workflow event, assign. The only door for changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from casework import audit, scope
+from casework.calendar import load_calendar
+from casework.clock import utcnow
+from casework.db import Database, Settings
+from casework.deadlines import deadline_status, on_state_entered, rules_for
+from casework.errors import Conflict, EventNotAllowed, NotFound, ValidationError
+from casework.models import (
+    AdministrativeUnit,
+    Agency,
+    Case,
+    CaseTransition,
+    Deadline,
+    PlanTask,
+    Role,
+    User,
+)
+from casework.services.units import require_commune
+from workflows.case import NEW_CYCLE_EVENTS
+from workflows.engine import (
+    EventNotAvailable,
+    Fired,
+    GuardRefused,
+    InvalidEventData,
+    UnknownEvent,
+    available_events,
+    fire,
+    get_workflow,
+)
+from workflows.spec import CaseSnapshot
+
+
+def load_case(session: Session, actor: User, case_id: int, for_update: bool = False) -> Case:
+    """The case if `actor` may see it; out of scope looks exactly like not found."""
+    statement = sa.select(Case).where(Case.id == case_id, scope.case_filter(actor))
+    if for_update:
+        statement = statement.with_for_update(of=Case)
+    case = session.scalars(statement).first()
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def case_view(session: Session, case: Case, actor: User, now: datetime) -> dict[str, Any]:
+    """What `actor` may see of a case, as plain data (the API's JSON)."""
+    definition = get_workflow(case.workflow)
+    unit = session.get(AdministrativeUnit, case.unit_id)
+    deadlines = session.scalars(
+        sa.select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
+    )
+    tasks_query = sa.select(PlanTask).where(PlanTask.case_id == case.id).order_by(PlanTask.id)
+    if actor.role == Role.AGENCY:
+        tasks_query = tasks_query.where(PlanTask.agency_id == actor.agency_id)
+    view: dict[str, Any] = {
+        "id": case.id,
+        "reference": case.reference,
+        "workflow": case.workflow,
+        "state": case.state,
+        "version": case.version,
+        "unit_code": unit.code if unit else None,
+        "unit_name": unit.name if unit else None,
+        "province_code": case.province_code,
+        "risk_level": case.risk_level,
+        "overdue": case.overdue,
+        "assignee": case.assignee.username if case.assignee else None,
+        "received_at": _iso(case.received_at),
+        "state_entered_at": _iso(case.state_entered_at),
+        "deadlines": [
+            {
+                "rule": d.rule,
+                "step": d.step,
+                "cycle": d.cycle,
+                "due_at": _iso(d.due_at),
+                "status": deadline_status(d, now),
+                "met_at": _iso(d.met_at),
+                "legal_source": d.legal_source,
+            }
+            for d in deadlines
+        ],
+        "tasks": [
+            {
+                "id": t.id,
+                "agency_kind": t.agency_kind,
+                "action": t.action,
+                "due_date": t.due_date.isoformat(),
+                "status": t.status,
+            }
+            for t in session.scalars(tasks_query)
+        ],
+        "available_events": available_events(definition, case.state, actor.role),
+    }
+    child = case.child
+    if scope.sees_identity(actor):
+        view["child"] = {
+            "full_name": child.full_name,
+            "sex": child.sex,
+            "birth_date": child.birth_date.isoformat() if child.birth_date else None,
+            "age_years": child.age_on(now.date()),
+            "address": child.address,
+        }
+    else:  # partner agencies: only what they need to act on their task
+        view["child"] = {"full_name": child.full_name, "sex": child.sex,
+                         "age_years": child.age_on(now.date())}
+    if scope.sees_history(actor):
+        view["facts"] = case.facts
+        view["history"] = [
+            {
+                "seq": t.seq,
+                "event": t.event,
+                "from": t.from_state,
+                "to": t.to_state,
+                "actor": t.actor.username if t.actor else "system",
+                "at": _iso(t.occurred_at),
+                "reason": t.reason,
+            }
+            for t in session.scalars(
+                sa.select(CaseTransition)
+                .where(CaseTransition.case_id == case.id)
+                .order_by(CaseTransition.seq)
+            )
+        ]
+    return view
+
+
+def get_case(db: Database, actor: User, case_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """Read one case. The read of the child's data is itself an audit event."""
+    now = now or utcnow()
+    with db.uow() as uow:
+        case = load_case(uow.session, actor, case_id)
+        view = case_view(uow.session, case, actor, now)
+        audit.record(
+            uow.session, uow.settings.audit_key, actor=actor, action="case.read", now=now,
+            province_code=case.province_code, case_id=case.id,
+            summary={"view": "full" if scope.sees_identity(actor) else "referred"},
+        )
+        uow.commit()
+    return view
+
+
+def list_cases(
+    db: Database, actor: User, state: str | None = None, limit: int = 50, offset: int = 0,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Cases in the actor's scope, newest first, without the child's identity."""
+    now = now or utcnow()
+    with db.uow(readonly=True) as uow:
+        statement = sa.select(Case).where(scope.case_filter(actor))
+        if state:
+            statement = statement.where(Case.state == state)
+        statement = statement.order_by(Case.received_at.desc(), Case.id.desc())
+        rows = uow.session.scalars(statement.limit(limit).offset(offset)).all()
+        next_due = {
+            case_id: due
+            for case_id, due in uow.session.execute(
+                sa.select(Deadline.case_id, sa.func.min(Deadline.due_at))
+                .where(Deadline.case_id.in_([c.id for c in rows]), Deadline.status == "open")
+                .group_by(Deadline.case_id)
+            )
+        }
+        return [
+            {
+                "id": c.id,
+                "reference": c.reference,
+                "state": c.state,
+                "risk_level": c.risk_level,
+                "received_at": _iso(c.received_at),
+                "next_due_at": _iso(next_due.get(c.id)),
+                "overdue": bool(next_due.get(c.id) and next_due[c.id] < now),
+                "assignee": c.assignee.username if c.assignee else None,
+            }
+            for c in rows
+        ]
+
+
+# --- firing events ---------------------------------------------------------------------------
+
+
+@dataclass
+class EventContext:
+    session: Session
+    case: Case
+    actor: User | None
+    data: dict[str, Any]
+    facts: dict[str, Any]
+    now: datetime
+
+
+def _recorded(ctx: EventContext, **extra: Any) -> dict[str, Any]:
+    return {**ctx.data, **extra, "by": ctx.actor.id if ctx.actor else None, "at": ctx.now.isoformat()}
+
+
+def _transfer(ctx: EventContext) -> None:
+    if ctx.data.get("unit_code"):
+        _move_to(ctx, ctx.data["unit_code"])
+
+
+def _transfer_out(ctx: EventContext) -> None:
+    _move_to(ctx, ctx.data["unit_code"], must_differ=True)
+
+
+def _move_to(ctx: EventContext, code: str, must_differ: bool = False) -> None:
+    unit = require_commune(ctx.session, code, "data.unit_code")
+    if must_differ and unit.id == ctx.case.unit_id:
+        raise ValidationError({"data.unit_code": "the case is already at this commune"})
+    if unit.id != ctx.case.unit_id:
+        ctx.case.unit_id = unit.id
+        ctx.case.province_code = unit.province_code
+        ctx.case.assignee_id = None  # the receiving commune names its own officer
+
+
+def _accept(ctx: EventContext) -> None:
+    username = ctx.data.get("assignee")
+    if username:
+        ctx.case.assignee_id = _officer_of(ctx.session, ctx.case, username, "data.assignee").id
+    elif ctx.actor is not None and ctx.actor.role == Role.OFFICER:
+        ctx.case.assignee_id = ctx.actor.id
+
+
+def _officer_of(session: Session, case: Case, username: str, field: str) -> User:
+    user = session.scalars(sa.select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise ValidationError({field: f"no active user named {username!r}"})
+    if user.role != Role.OFFICER or user.unit_id != case.unit_id:
+        raise ValidationError({field: f"{username!r} is not an officer of the case's commune"})
+    return user
+
+
+def _assess(ctx: EventContext) -> None:
+    ctx.case.risk_level = ctx.data["risk_level"]
+    ctx.facts["initial_assessment"] = _recorded(ctx)
+
+
+def _close(ctx: EventContext) -> None:
+    if "review" in ctx.data:
+        ctx.facts["review"] = _recorded(ctx)
+    if "reason" in ctx.data:
+        ctx.facts["unfounded"] = _recorded(ctx)
+    ctx.case.closed_at = ctx.now
+
+
+def _plan_submitted(ctx: EventContext) -> None:
+    ctx.facts["plan"] = _recorded(ctx)
+
+
+def _plan_approved(ctx: EventContext) -> None:
+    plan = dict(ctx.facts.get("plan", {}))
+    plan["approved_at"] = ctx.now.isoformat()
+    plan["approved_by"] = ctx.actor.id if ctx.actor else None
+    ctx.facts["plan"] = plan
+    # Measures that an earlier approval already turned into tasks are not duplicated.
+    ctx.session.execute(
+        sa.delete(PlanTask).where(PlanTask.case_id == ctx.case.id, PlanTask.status == "proposed")
+    )
+    for measure in plan.get("measures", []):
+        ctx.session.add(
+            PlanTask(
+                case_id=ctx.case.id,
+                agency_kind=measure["agency_kind"],
+                agency_id=_agency_for(ctx.session, ctx.case, measure["agency_kind"]),
+                action=measure["action"],
+                due_date=date.fromisoformat(measure["due_date"]),
+                created_at=ctx.now,
+            )
+        )
+
+
+def _agency_for(session: Session, case: Case, kind: str) -> int | None:
+    """The agency of that kind at the case's commune, else at its province."""
+    unit = session.get(AdministrativeUnit, case.unit_id)
+    for unit_id in (case.unit_id, unit.parent_id if unit else None):
+        if unit_id is None:
+            continue
+        agency_id = session.scalar(
+            sa.select(Agency.id).where(Agency.unit_id == unit_id, Agency.kind == kind).limit(1)
+        )
+        if agency_id:
+            return agency_id
+    return None
+
+
+def _store(key: str) -> Callable[[EventContext], None]:
+    def effect(ctx: EventContext) -> None:
+        ctx.facts[key] = _recorded(ctx)
+
+    return effect
+
+
+def _plan_returned(ctx: EventContext) -> None:
+    plan = dict(ctx.facts.get("plan", {}))
+    plan["returned"] = _recorded(ctx)
+    ctx.facts["plan"] = plan
+
+
+def _reopen(ctx: EventContext) -> None:
+    ctx.case.closed_at = None
+
+
+EFFECTS: dict[str, Callable[[EventContext], None]] = {
+    "transfer": _transfer,
+    "transfer_out": _transfer_out,
+    "accept": _accept,
+    "assess": _assess,
+    "mark_unfounded": _close,
+    "decide_emergency": _store("emergency_decision"),
+    "complete_assessment": _store("specific_assessment"),
+    "submit_plan": _plan_submitted,
+    "approve_plan": _plan_approved,
+    "return_plan": _plan_returned,
+    "close": _close,
+    "reopen": _reopen,
+}
+
+
+def apply_event(
+    session: Session,
+    settings: Settings,
+    case: Case,
+    actor: User | None,
+    event: str,
+    data: Any,
+    now: datetime,
+    clock_anchor: datetime | None = None,
+) -> Fired:
+    """Fire `event` on `case` inside the caller's transaction: state, facts, deadlines,
+    history and the audit event together. Role checks are the caller's."""
+    definition = get_workflow(case.workflow)
+    snapshot = CaseSnapshot(
+        state=case.state, risk_level=case.risk_level, facts=dict(case.facts), now=now
+    )
+    try:
+        fired = fire(definition, snapshot, event, data)
+    except UnknownEvent as error:
+        raise ValidationError({"event": str(error)}) from None
+    except InvalidEventData as error:
+        raise ValidationError({f"data.{error.path}": error.message}) from None
+    except (EventNotAvailable, GuardRefused) as error:
+        raise EventNotAllowed(str(error)) from None
+    before = {"state": case.state, "risk_level": case.risk_level,
+              "assignee_id": case.assignee_id, "unit_id": case.unit_id}
+    ctx = EventContext(session, case, actor, dict(fired.data), dict(case.facts), now)
+    effect = EFFECTS.get(event)
+    if effect:
+        effect(ctx)
+    case.facts = ctx.facts
+    if event in NEW_CYCLE_EVENTS:
+        case.cycle += 1
+        case.clock_started_at = clock_anchor or now
+    case.state = fired.to_state
+    case.state_entered_at = now
+    case.updated_at = now
+    rules = rules_for(session, case.workflow, case.province_code)
+    calendar = load_calendar(session, case.province_code, settings.timezone, settings.office_close)
+    changes = on_state_entered(session, case, fired.to_state, now, rules, calendar,
+                               final_states=definition.final)
+    record_history(session, case, actor, event, fired.from_state, fired.to_state, fired.data, now)
+    after = {"state": case.state, "risk_level": case.risk_level,
+             "assignee_id": case.assignee_id, "unit_id": case.unit_id}
+    audit.record(
+        session, settings.audit_key, actor=actor, action=f"case.{event}", now=now,
+        province_code=case.province_code, case_id=case.id,
+        summary={
+            "before": {k: v for k, v in before.items() if after[k] != v} | {"state": before["state"]},
+            "after": {k: v for k, v in after.items() if before[k] != v} | {"state": after["state"]},
+            "deadlines": {k: v for k, v in changes.items() if v},
+            "fields": sorted(fired.data),  # names only: free text may identify the child
+        },
+    )
+    return fired
+
+
+def record_history(
+    session: Session, case: Case, actor: User | None, event: str, from_state: str | None,
+    to_state: str, data: dict[str, Any], now: datetime,
+) -> None:
+    last = session.scalar(
+        sa.select(sa.func.max(CaseTransition.seq)).where(CaseTransition.case_id == case.id)
+    )
+    session.add(
+        CaseTransition(
+            case_id=case.id, seq=(last or 0) + 1, event=event, from_state=from_state,
+            to_state=to_state, actor_id=actor.id if actor else None, occurred_at=now,
+            reason=str(data.get("reason", "")), data=audit.json_safe(data),
+        )
+    )
+
+
+def _check_version(version: Any, case: Case) -> None:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValidationError({"version": "must be the case's version number (an integer)"})
+    if version != case.version:
+        raise Conflict(
+            f"case {case.id} was changed by someone else (your version {version}, "
+            f"current {case.version}): reload it and try again",
+            current_version=case.version,
+        )
+
+
+def fire_event(
+    db: Database,
+    actor: User,
+    case_id: int,
+    event: Any,
+    version: Any,
+    data: Any = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Fire a workflow event on a case, all in one transaction.
+
+    Raises NotFound (out of scope), Conflict (stale version), ValidationError (bad event
+    name or data), PermissionDenied (role), EventNotAllowed (state or a legal guard).
+    """
+    now = now or utcnow()
+    if not isinstance(event, str) or not event:
+        raise ValidationError({"event": "is required (an event name)"})
+    with db.uow() as uow:
+        session = uow.session
+        case = load_case(session, actor, case_id, for_update=True)
+        _check_version(version, case)
+        definition = get_workflow(case.workflow)
+        if event not in definition.events:
+            raise ValidationError(
+                {"event": f"unknown event {event!r} (known: {', '.join(definition.events)})"}
+            )
+        scope.check_may_fire(actor, definition.events[event])
+        apply_event(session, uow.settings, case, actor, event, data, now)
+        try:
+            session.flush()
+        except StaleDataError:
+            raise Conflict(f"case {case_id} was changed by someone else: reload it") from None
+        view = case_view(session, case, actor, now)
+        uow.commit()
+    return view
+
+
+def assign(
+    db: Database, actor: User, case_id: int, assignee: str, version: Any,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Name the officer responsible. Never touches the statutory clocks."""
+    now = now or utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        case = load_case(session, actor, case_id, for_update=True)
+        _check_version(version, case)
+        if not scope.may_assign(actor):
+            raise scope.PermissionDenied("only the commune chair or province staff assign cases")
+        before = case.assignee_id
+        case.assignee_id = _officer_of(session, case, assignee, "assignee").id
+        case.updated_at = now
+        audit.record(
+            session, uow.settings.audit_key, actor=actor, action="case.assigned", now=now,
+            province_code=case.province_code, case_id=case.id,
+            summary={"before": {"assignee_id": before}, "after": {"assignee_id": case.assignee_id}},
+        )
+        try:
+            session.flush()
+        except StaleDataError:
+            raise Conflict(f"case {case_id} was changed by someone else: reload it") from None
+        view = case_view(session, case, actor, now)
+        uow.commit()
+    return view

@@ -1,0 +1,325 @@
+"""Intake: record a report or an advice-only contact; open, link or reopen a case."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from casework import audit
+from casework.calendar import load_calendar
+from casework.clock import utcnow
+from casework.db import Database
+from casework.deadlines import on_state_entered, rules_for
+from casework.errors import ValidationError
+from casework.models import AdministrativeUnit, Case, Child, Report, ReportKind, Role, User
+from casework.services.cases import apply_event, case_view, record_history
+from casework.services.units import require_commune
+from workflows.case import RISK_LEVELS
+from workflows.spec import (
+    FieldError,
+    FieldSpec,
+    boolean,
+    choice,
+    clean_fields,
+    integer,
+    iso_date,
+    iso_datetime,
+    list_of,
+    record,
+    text,
+)
+
+CHANNELS = (
+    "hotline_111",
+    "provincial_hotline",
+    "police",
+    "health",
+    "welfare",
+    "commune",
+    "school",
+    "walk_in",
+    "other",
+)
+ABUSE_TYPES = (
+    "violence",
+    "exploitation",
+    "sexual_abuse",
+    "trafficking",
+    "abandonment",
+    "neglect",
+    "other",
+)
+ENVIRONMENTS = ("family", "school", "community", "online", "other")
+SEXES = ("female", "male", "unknown")
+#: A child is a person under 16 (Luật Trẻ em 2016, Art. 1).
+CHILD_AGE_LIMIT = 16
+#: Clock skew tolerated between an intake point's clock and ours.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+REPORT_FIELDS = (
+    FieldSpec("kind", choice(*(kind.value for kind in ReportKind))),
+    FieldSpec("channel", choice(*CHANNELS)),
+    FieldSpec("received_at", iso_datetime()),
+    FieldSpec(
+        "reporter",
+        record(
+            FieldSpec("name", text(200), required=False),
+            FieldSpec("phone", text(20), required=False),
+            FieldSpec("relation", text(100), required=False),
+            FieldSpec("anonymous", boolean(), required=False),
+        ),
+        required=False,
+    ),
+    FieldSpec(
+        "child",
+        record(
+            FieldSpec("full_name", text(200), required=False),
+            FieldSpec("sex", choice(*SEXES), required=False),
+            FieldSpec("birth_date", iso_date(), required=False),
+            FieldSpec("age_years", integer(0, CHILD_AGE_LIMIT - 1), required=False),
+            FieldSpec("unit_code", text(8), required=False),
+            FieldSpec("address", text(300), required=False),
+        ),
+        required=False,
+    ),
+    FieldSpec("incident_unit_code", text(8), required=False),
+    FieldSpec("abuse_types", list_of(choice(*ABUSE_TYPES), max_items=len(ABUSE_TYPES)),
+              required=False),
+    FieldSpec("online", boolean(), required=False),
+    FieldSpec("environment", choice(*ENVIRONMENTS), required=False),
+    FieldSpec("description", text(10000), required=False),
+    FieldSpec("risk_level", choice(*RISK_LEVELS), required=False),
+    FieldSpec("auto_transfer", boolean(), required=False),
+)
+
+
+def name_key(full_name: str) -> str:
+    """Accent-free, lower-case, single-spaced: 'Nguyễn Thị  Hoà' -> 'nguyen thi hoa'."""
+    decomposed = unicodedata.normalize("NFD", full_name.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.lower().split())
+
+
+def validate_report(payload: Any, now: datetime) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise ValidationError({"body": "must be a JSON object"})
+    try:
+        data = clean_fields(REPORT_FIELDS, payload)
+    except FieldError as error:
+        raise ValidationError({error.path: error.message}) from None
+    if data["received_at"] > now + FUTURE_TOLERANCE:
+        raise ValidationError({"received_at": "is in the future"})
+    child = data.get("child") or {}
+    if "birth_date" in child and "age_years" in child:
+        raise ValidationError({"child.age_years": "give birth_date or age_years, not both"})
+    if "birth_date" in child:
+        born = date.fromisoformat(child["birth_date"])
+        received = data["received_at"].date()
+        if born > received:
+            raise ValidationError({"child.birth_date": "is after the report was received"})
+        if _age(born, received) >= CHILD_AGE_LIMIT:
+            raise ValidationError(
+                {"child.birth_date": "the person is 16 or older: not a child (Luật Trẻ em Art. 1)"}
+            )
+    if data["kind"] == ReportKind.ABUSE_REPORT:
+        missing = {}
+        if "child" not in data:
+            missing["child"] = "is required for an abuse report"
+        elif "full_name" not in child:
+            missing["child.full_name"] = "is required for an abuse report"
+        elif "sex" not in child:
+            missing["child.sex"] = "is required for an abuse report"
+        elif "birth_date" not in child and "age_years" not in child:
+            missing["child.birth_date"] = "birth_date or age_years is required"
+        elif "incident_unit_code" not in data:
+            missing["incident_unit_code"] = "is required for an abuse report"
+        elif not data.get("abuse_types"):
+            missing["abuse_types"] = "at least one form of abuse is required"
+        if missing:
+            raise ValidationError(missing)
+    return data
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+@dataclass
+class IntakeResult:
+    report_id: int
+    kind: str
+    case: dict[str, Any] | None
+    linked: bool = False
+    reopened: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"report_id": self.report_id, "kind": self.kind}
+        if self.case is not None:
+            body.update(
+                case_id=self.case["id"],
+                reference=self.case["reference"],
+                state=self.case["state"],
+                version=self.case["version"],
+                deadlines=[
+                    {"step": d["step"], "rule": d["rule"], "due_at": d["due_at"], "status": d["status"]}
+                    for d in self.case["deadlines"]
+                ],
+                linked_to_existing_case=self.linked,
+                reopened=self.reopened,
+            )
+        return body
+
+
+def _find_existing_case(
+    session: Session, child: dict[str, Any], residence: AdministrativeUnit | None,
+    incident: AdministrativeUnit,
+) -> Case | None:
+    """A case on the same child: same name, same birth date (or age ±1), same place."""
+    statement = (
+        sa.select(Case)
+        .join(Child, Case.child_id == Child.id)
+        .where(Child.name_key == name_key(child["full_name"]))
+    )
+    if "birth_date" in child:
+        statement = statement.where(Child.birth_date == date.fromisoformat(child["birth_date"]))
+    else:
+        age = child["age_years"]
+        statement = statement.where(Child.age_years.between(age - 1, age + 1))
+    if residence is not None:
+        statement = statement.where(Child.residence_unit_id == residence.id)
+    else:
+        statement = statement.where(Case.unit_id == incident.id)
+    statement = statement.order_by((Case.state == "closed").asc(), Case.received_at.desc())
+    return session.scalars(statement.limit(1).with_for_update(of=Case)).first()
+
+
+def record_report(
+    db: Database, actor: User, payload: Any, now: datetime | None = None
+) -> IntakeResult:
+    """Record a report (Mẫu 01). An abuse report opens a case and starts its clocks (or is
+    linked to the child's existing case, reopening it if closed); advice is only recorded."""
+    now = now or utcnow()
+    if actor.role not in (Role.INTAKE, Role.OFFICER, Role.CHAIR, Role.PROVINCE):
+        from casework.errors import PermissionDenied
+
+        raise PermissionDenied(f"role {actor.role!r} may not record reports")
+    data = validate_report(payload, now)
+    with db.uow() as uow:
+        session, key = uow.session, uow.settings.audit_key
+        incident = None
+        if data.get("incident_unit_code"):
+            incident = require_commune(session, data["incident_unit_code"], "incident_unit_code")
+        child_data = data.get("child") or {}
+        residence = None
+        if child_data.get("unit_code"):
+            residence = require_commune(session, child_data["unit_code"], "child.unit_code")
+        report = Report(
+            kind=data["kind"],
+            channel=data["channel"],
+            received_at=data["received_at"],
+            reporter=data.get("reporter", {}),
+            incident_unit_id=incident.id if incident else None,
+            abuse_types=data.get("abuse_types", []),
+            online=data.get("online", False),
+            environment=data.get("environment"),
+            description=data.get("description", ""),
+            created_by_id=actor.id,
+            created_at=now,
+        )
+        session.add(report)
+        province = (incident.province_code if incident else None) or actor.province_code
+        if data["kind"] == ReportKind.ADVICE:
+            if child_data.get("full_name"):
+                report.child = _new_child(child_data, residence, now)
+            session.flush()
+            audit.record(session, key, actor=actor, action="contact.recorded", now=now,
+                         province_code=province, summary={"report_id": report.id,
+                                                          "channel": report.channel})
+            uow.commit()
+            return IntakeResult(report.id, report.kind, None)
+        assert incident is not None
+        existing = _find_existing_case(session, child_data, residence, incident)
+        if existing is not None:
+            result = _link(session, uow.settings, actor, report, existing, now)
+            uow.commit()
+            return result
+        child = _new_child(child_data, residence, now)
+        report.child = child
+        case = Case(
+            reference=f"pending-{report.received_at.timestamp()}-{actor.id}-{id(report)}",
+            child=child,
+            unit_id=incident.id,
+            province_code=incident.province_code,
+            state="received",
+            risk_level=data.get("risk_level"),
+            created_by_id=actor.id,
+            received_at=data["received_at"],
+            clock_started_at=data["received_at"],
+            state_entered_at=now,
+            facts={},
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        session.flush()
+        case.reference = f"{incident.province_code}-{report.received_at.year}-{case.id:06d}"
+        report.case_id = case.id
+        settings = uow.settings
+        rules = rules_for(session, case.workflow, case.province_code)
+        calendar = load_calendar(session, case.province_code, settings.timezone,
+                                 settings.office_close)
+        changes = on_state_entered(session, case, "received", now, rules, calendar)
+        record_history(session, case, actor, "receive", None, "received",
+                       {"report_id": report.id}, now)
+        audit.record(session, key, actor=actor, action="case.created", now=now,
+                     province_code=case.province_code, case_id=case.id,
+                     summary={"report_id": report.id, "after": {"state": "received"},
+                              "deadlines": changes})
+        if data.get("auto_transfer", True):
+            apply_event(session, settings, case, actor, "transfer", {}, now)
+        session.flush()
+        view = case_view(session, case, actor, now)
+        uow.commit()
+        return IntakeResult(report.id, report.kind, view)
+
+
+def _new_child(data: dict[str, Any], residence: AdministrativeUnit | None, now: datetime) -> Child:
+    return Child(
+        full_name=data["full_name"],
+        name_key=name_key(data["full_name"]),
+        sex=data.get("sex", "unknown"),
+        birth_date=date.fromisoformat(data["birth_date"]) if "birth_date" in data else None,
+        age_years=data.get("age_years"),
+        age_as_of=now.date() if "age_years" in data else None,
+        residence_unit_id=residence.id if residence else None,
+        address=data.get("address", ""),
+        identifiers={},
+        created_at=now,
+    )
+
+
+def _link(
+    session: Session, settings: Any, actor: User, report: Report, case: Case, now: datetime
+) -> IntakeResult:
+    """A repeat report: linked to the child's case, never a second case (domain.md §2)."""
+    report.case_id = case.id
+    report.child_id = case.child_id
+    report.linked_to_existing = True
+    session.flush()
+    reopened = False
+    if case.state == "closed":
+        # A new report on a closed case reopens it; the system acts for the intake point.
+        apply_event(session, settings, case, None, "reopen",
+                    {"reason": f"new report {report.id}"}, now, clock_anchor=report.received_at)
+        reopened = True
+    audit.record(session, settings.audit_key, actor=actor, action="case.report_linked", now=now,
+                 province_code=case.province_code, case_id=case.id,
+                 summary={"report_id": report.id, "reopened": reopened})
+    session.flush()
+    return IntakeResult(report.id, report.kind, case_view(session, case, actor, now),
+                        linked=True, reopened=reopened)

@@ -1,0 +1,66 @@
+"""Settings read from the environment.
+
+`Config` is what the application and the CLI use; `TestConfig` is for the test suite.
+Every setting has a sensible default so that `casework` runs with nothing configured.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("CASEWORK_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _default_secret() -> str:
+    """A per-installation secret kept in instance/ so that sessions survive restarts.
+
+    Production sets CASEWORK_SECRET_KEY; this fallback keeps the embedded default usable.
+    """
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+class Config:
+    #: SQLAlchemy URL. SQLite (WAL) by default; PostgreSQL in production:
+    #: postgresql+psycopg://user:password@host/dbname
+    DATABASE_URL: str = os.environ.get(
+        "CASEWORK_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'casework.sqlite3'}"
+    )
+    SECRET_KEY: str = os.environ.get("CASEWORK_SECRET_KEY") or _default_secret()
+    #: Key of the audit chain's HMAC. Defaults to SECRET_KEY; set it separately in production
+    #: and keep it outside the database so that a database writer cannot forge the chain.
+    AUDIT_KEY: str = os.environ.get("CASEWORK_AUDIT_KEY", "") or SECRET_KEY
+    TIMEZONE: str = os.environ.get("CASEWORK_TIMEZONE", "Asia/Ho_Chi_Minh")
+    #: End of office hours: an N-working-day deadline falls due then on its last day.
+    OFFICE_CLOSE: str = os.environ.get("CASEWORK_OFFICE_CLOSE", "17:00")
+    BABEL_DEFAULT_LOCALE: str = os.environ.get("CASEWORK_DEFAULT_LOCALE", "vi")
+    LANGUAGES: tuple[str, ...] = ("vi", "en")
+    SCHEDULER: bool = _env_bool("CASEWORK_SCHEDULER", False)
+    WTF_CSRF_ENABLED: bool = True
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    TESTING: bool = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    SECRET_KEY = "test-secret"
+    AUDIT_KEY = "test-audit-key"

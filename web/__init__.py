@@ -1,0 +1,89 @@
+"""Flask application factory. web/ calls casework services; never the other way round."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_babel import Babel, get_locale
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from casework.db import Database, Settings
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+
+def get_db() -> Database:
+    from flask import current_app
+
+    return current_app.extensions["casework_db"]  # type: ignore[no-any-return]
+
+
+def select_locale() -> str:
+    from flask import current_app
+    from flask_login import current_user
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") or session.get("lang")
+    if chosen in languages:
+        return str(chosen)
+    actor = getattr(g, "actor", None) or (current_user if current_user.is_authenticated else None)
+    if actor is not None and getattr(actor, "locale", None) in languages:
+        return str(actor.locale)
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
+    from config import Config
+
+    app = Flask(__name__)
+    app.config.from_object(Config)
+    if test_config is not None:
+        if isinstance(test_config, dict):
+            app.config.from_mapping(test_config)
+        else:
+            app.config.from_object(test_config)
+    if db is None:
+        db = Database(app.config["DATABASE_URL"], Settings.from_config(_AttrConfig(app.config)))
+    app.extensions["casework_db"] = db
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    babel.init_app(app, locale_selector=select_locale)
+
+    from web.api.routes import bp as api_bp
+    from web.auth.routes import bp as auth_bp
+    from web.cases.routes import bp as cases_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)
+
+    from web import errors
+    from web.labels import localtime, state_label
+
+    errors.register(app)
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_global(state_label, "state_label")
+    app.add_template_global(get_locale, "get_locale")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+class _AttrConfig:
+    """Flask's config (a dict) seen as the attribute object Settings.from_config expects."""
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[name]

@@ -1,0 +1,106 @@
+"""JSON API v1 (bearer-token auth). Thin: parse, call a service, shape the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, g, jsonify, request
+
+from casework.errors import ValidationError
+from casework.services import cases, intake
+from casework.services.users import user_for_token
+from web import get_db
+
+bp = Blueprint("api", __name__)
+
+
+def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _unauthorized("send Authorization: Bearer <token>")
+        actor = user_for_token(get_db(), token.strip())
+        if actor is None:
+            return _unauthorized("the token is unknown or revoked")
+        g.actor = actor
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _unauthorized(message: str) -> Any:
+    response = jsonify({"error": "unauthorized", "message": message})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="casework"'
+    return response
+
+
+def json_body() -> dict[str, Any]:
+    if not request.is_json:
+        abort(400, description="the body must be JSON (Content-Type: application/json)")
+    body = request.get_json(silent=True)
+    if body is None:
+        abort(400, description="the body is not valid JSON")
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body
+
+
+@bp.post("/reports")
+@token_required
+def create_report() -> Any:
+    result = intake.record_report(get_db(), g.actor, json_body())
+    return jsonify(result.to_dict()), 201
+
+
+@bp.get("/cases")
+@token_required
+def list_cases() -> Any:
+    try:
+        limit = min(int(request.args.get("limit", 50)), 500)
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        raise ValidationError({"limit": "limit and offset must be whole numbers"}) from None
+    if limit < 1 or offset < 0:
+        raise ValidationError({"limit": "limit must be ≥ 1 and offset ≥ 0"})
+    rows = cases.list_cases(get_db(), g.actor, state=request.args.get("state"), limit=limit,
+                            offset=offset)
+    return jsonify({"cases": rows, "limit": limit, "offset": offset})
+
+
+@bp.get("/cases/<int:case_id>")
+@token_required
+def get_case(case_id: int) -> Any:
+    return jsonify(cases.get_case(get_db(), g.actor, case_id))
+
+
+@bp.post("/cases/<int:case_id>/events")
+@token_required
+def fire_event(case_id: int) -> Any:
+    body = json_body()
+    unknown = sorted(set(body) - {"event", "version", "data"})
+    if unknown:
+        raise ValidationError({unknown[0]: "unknown field (allowed: event, version, data)"})
+    if "version" not in body:
+        raise ValidationError({"version": "is required: the version you last read"})
+    if "data" in body and body["data"] is not None and not isinstance(body["data"], dict):
+        raise ValidationError({"data": "must be an object"})
+    view = cases.fire_event(get_db(), g.actor, case_id, body.get("event"), body["version"],
+                            body.get("data") or {})
+    return jsonify(view)
+
+
+@bp.post("/cases/<int:case_id>/assign")
+@token_required
+def assign(case_id: int) -> Any:
+    body = json_body()
+    assignee = body.get("assignee")
+    if not isinstance(assignee, str) or not assignee:
+        raise ValidationError({"assignee": "is required (a username)"})
+    if "version" not in body:
+        raise ValidationError({"version": "is required: the version you last read"})
+    return jsonify(cases.assign(get_db(), g.actor, case_id, assignee, body["version"]))

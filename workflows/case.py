@@ -1,0 +1,257 @@
+"""The child-protection case workflow of NĐ 56/2017/NĐ-CP, Chapter III (Arts. 25–32).
+
+Read it like the table in domain.md §2: states, then events (who fires them and the data
+they need), then transitions with their legal guards, then the deadlines of each step.
+Every duration here is a national default; a province overrides it from data
+(`deadline_overrides`), never by editing this file.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from workflows.spec import (
+    Anchor,
+    CaseSnapshot,
+    DeadlineRule,
+    DurationUnit,
+    EventSpec,
+    FieldSpec,
+    Rung,
+    TransitionSpec,
+    WorkflowDefinition,
+    boolean,
+    choice,
+    iso_date,
+    list_of,
+    record,
+    text,
+)
+
+RISK_LEVELS = ("low", "medium", "high", "serious")
+REVIEW_LEVELS = ("low", "medium", "high")
+AGENCY_KINDS = ("police", "health", "education", "justice", "social_services", "other")
+#: Temporary separation lasts at most 15 days before it ends or is extended (Art. 32).
+MAX_SEPARATION_DAYS = 15
+
+STATES = (
+    "received",
+    "transferred",
+    "initial_assessment",
+    "emergency_protection",
+    "specific_assessment",
+    "plan_drafting",
+    "plan_approval",
+    "implementing",
+    "reviewing",
+    "closed",
+)
+OPEN_STATES = tuple(state for state in STATES if state != "closed")
+
+INTAKE, OFFICER, CHAIR, PROVINCE = "intake", "officer", "chair", "province"
+
+# --- events: who, and the data each needs ---------------------------------------------------
+
+reason = FieldSpec("reason", text(2000))
+unit_code = FieldSpec("unit_code", text(8))
+
+EVENTS = {
+    spec.name: spec
+    for spec in (
+        EventSpec("transfer", by=(INTAKE, OFFICER, CHAIR, PROVINCE),
+                  fields=(FieldSpec("unit_code", text(8), required=False),),
+                  help="Pass the report to the commune where the incident happened"),
+        EventSpec("accept", by=(CHAIR, OFFICER),
+                  fields=(FieldSpec("assignee", text(80), required=False),),
+                  help="The commune takes the case and names the officer"),
+        EventSpec("assess", by=(OFFICER,),
+                  fields=(FieldSpec("verified", boolean()),
+                          FieldSpec("risk_level", choice(*RISK_LEVELS)),
+                          FieldSpec("findings", text())),
+                  help="Initial risk and harm assessment (Mẫu 02)"),
+        EventSpec("mark_unfounded", by=(OFFICER,), fields=(reason,),
+                  help="The information could not be verified: close"),
+        EventSpec("decide_emergency", by=(CHAIR,),
+                  fields=(FieldSpec("measures", text()),
+                          FieldSpec("separation", boolean(), required=False),
+                          FieldSpec("separation_until", iso_date(), required=False),
+                          FieldSpec("shelter", text(500), required=False)),
+                  help="The chairperson's emergency decision (Arts. 31–32)"),
+        EventSpec("complete_assessment", by=(OFFICER,),
+                  fields=(FieldSpec("needs", text()), FieldSpec("meeting_minutes", text())),
+                  help="Specific risk assessment and needs (Mẫu 03)"),
+        EventSpec("submit_plan", by=(OFFICER,),
+                  fields=(FieldSpec("measures", list_of(record(
+                      FieldSpec("agency_kind", choice(*AGENCY_KINDS)),
+                      FieldSpec("action", text(2000)),
+                      FieldSpec("due_date", iso_date())))),),
+                  help="Support/intervention plan (Mẫu 04)"),
+        EventSpec("approve_plan", by=(CHAIR,), help="Approve the plan (Mẫu 05)"),
+        EventSpec("return_plan", by=(CHAIR,), fields=(reason,), help="Send the plan back"),
+        EventSpec("start_review", by=(OFFICER,), help="Review the child's situation (Art. 30)"),
+        EventSpec("close", by=(CHAIR,),
+                  fields=(FieldSpec("review", record(
+                      FieldSpec("harm", choice(*REVIEW_LEVELS)),
+                      FieldSpec("abuser_access", choice(*REVIEW_LEVELS)),
+                      FieldSpec("environment", choice(*REVIEW_LEVELS)))),
+                          FieldSpec("note", text(), required=False)),
+                  help="End the plan: the child is safe and stable (Mẫu 06)"),
+        EventSpec("replan", by=(OFFICER,), fields=(reason,),
+                  help="Still at risk: make a new plan (Art. 30(1)(c))"),
+        EventSpec("reopen", by=(OFFICER,), fields=(reason,),
+                  help="A new report on a closed case"),
+        EventSpec("transfer_out", by=(CHAIR, PROVINCE), fields=(unit_code, reason),
+                  help="The child lives elsewhere: hand over to another commune"),
+    )
+}
+
+# --- guards: each cites the rule it enforces ------------------------------------------------
+
+
+def risk_is_serious(case: CaseSnapshot, data: dict[str, Any]) -> bool:
+    return data.get("risk_level") == "serious"
+
+
+def assessment_verified_or_serious(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    # An unverified report cannot go on to planning: it is either closed as unfounded or,
+    # when harm is serious, protected first (NĐ 56 Art. 26(2)-(3)).
+    if not data.get("verified") and data.get("risk_level") != "serious":
+        return "information not verified: use mark_unfounded, or assess again once verified"
+    return None
+
+
+def separation_needs_valid_end(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    # NĐ 56 Art. 32: temporary separation up to 15 days, then ended or extended.
+    if not data.get("separation"):
+        return None
+    until = data.get("separation_until")
+    if until is None:
+        return "separation_until is required when separation is decided"
+    today = (case.now.date() if case.now else date.today())
+    end = date.fromisoformat(until)
+    if end <= today:
+        return "separation_until must be after today"
+    if end > today + timedelta(days=MAX_SEPARATION_DAYS):
+        return f"separation_until must be within {MAX_SEPARATION_DAYS} days (NĐ 56 Art. 32)"
+    return None
+
+
+def measures_not_in_past(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    today = case.now.date() if case.now else date.today()
+    for index, measure in enumerate(data.get("measures", [])):
+        if date.fromisoformat(measure["due_date"]) < today:
+            return f"measures[{index}].due_date is in the past"
+    return None
+
+
+def plan_has_assessment(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    # NĐ 56 Art. 27–28: no plan approval without the specific assessment (Mẫu 03).
+    if "specific_assessment" not in case.facts:
+        return "the plan cannot be approved without a specific assessment (Mẫu 03)"
+    if not case.facts.get("plan", {}).get("measures"):
+        return "the plan has no measures"
+    return None
+
+
+def emergency_decided(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    # NĐ 56 Art. 26(3): a seriously harmed child is not assessed further before the
+    # chairperson has decided on emergency protection.
+    if case.risk_level == "serious" and "emergency_decision" not in case.facts:
+        return "emergency protection has not been decided by the chairperson"
+    return None
+
+
+def review_recorded(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    # NĐ 56 Art. 30(1)(b): closure only on a review (Mẫu 06) finding the child safe.
+    review = data.get("review") or {}
+    if any(review.get(key) == "high" for key in ("harm", "abuser_access", "environment")):
+        return "the review still finds high risk: replan instead of closing (Art. 30(1)(c))"
+    return None
+
+
+TRANSITIONS = (
+    TransitionSpec("transfer", "received", "transferred", legal_source="NĐ 56 Art. 26(1)"),
+    TransitionSpec("accept", "transferred", "initial_assessment", legal_source="Art. 26(1)"),
+    TransitionSpec("assess", "initial_assessment", "emergency_protection",
+                   when=risk_is_serious, legal_source="Art. 26(3)"),
+    TransitionSpec("assess", "initial_assessment", "specific_assessment",
+                   unless=risk_is_serious, guards=(assessment_verified_or_serious,),
+                   legal_source="Art. 26(2)"),
+    TransitionSpec("mark_unfounded", "initial_assessment", "closed", legal_source="Art. 26(2)"),
+    TransitionSpec("decide_emergency", "emergency_protection", "specific_assessment",
+                   guards=(separation_needs_valid_end,), legal_source="Arts. 31–32"),
+    TransitionSpec("complete_assessment", "specific_assessment", "plan_drafting",
+                   guards=(emergency_decided,), legal_source="Art. 27"),
+    TransitionSpec("submit_plan", "plan_drafting", "plan_approval",
+                   guards=(measures_not_in_past,), legal_source="Art. 28(1)"),
+    TransitionSpec("approve_plan", "plan_approval", "implementing",
+                   guards=(plan_has_assessment,), legal_source="Art. 28"),
+    TransitionSpec("return_plan", "plan_approval", "plan_drafting", legal_source="Art. 28"),
+    TransitionSpec("start_review", "implementing", "reviewing", legal_source="Art. 30"),
+    TransitionSpec("close", "reviewing", "closed", guards=(review_recorded,),
+                   legal_source="Art. 30(1)(b)"),
+    TransitionSpec("replan", "reviewing", "plan_drafting", legal_source="Art. 30(1)(c)"),
+    TransitionSpec("reopen", "closed", "initial_assessment", legal_source="Art. 25"),
+    TransitionSpec("transfer_out", OPEN_STATES, "transferred", legal_source="Art. 26(1)"),
+)
+
+# --- deadlines, next to their step ----------------------------------------------------------
+
+H, WD, CD = DurationUnit.HOURS, DurationUnit.WORKING_DAYS, DurationUnit.CALENDAR_DAYS
+BEFORE_PLAN = ("received", "transferred", "initial_assessment")
+PLANNING = ("emergency_protection", "specific_assessment", "plan_drafting")
+
+#: ServiceNow-style default ladder (domain.md §3): reminder at 75 %, overdue at due,
+#: escalation a day after (a working day for working-day steps).
+def default_ladder(unit: DurationUnit) -> tuple[Rung, ...]:
+    escalate_unit = WD if unit is WD else H
+    return (
+        Rung("reminded", at_fraction=0.75, notify=("assignee",)),
+        Rung("overdue", at_fraction=1.0, notify=("assignee", "chair")),
+        Rung("escalated", offset=1 if escalate_unit is WD else 24, offset_unit=escalate_unit,
+             notify=("province",)),
+    )
+
+
+DEADLINES = (
+    DeadlineRule("transfer", step="received", duration=2, unit=H, anchor=Anchor.RECEIPT,
+                 opens_on=("received",), met_on=("transferred",), assignee_role=INTAKE,
+                 legal_source="NĐ 56/2017 Art. 26(1)", ladder=default_ladder(H)),
+    DeadlineRule("assignment", step="transferred", duration=3, high_risk_duration=1, unit=H,
+                 anchor=Anchor.STEP_ENTRY, opens_on=("transferred",),
+                 met_on=("initial_assessment",), assignee_role=CHAIR,
+                 legal_source="NĐ 56/2017 Art. 26(1)", ladder=default_ladder(H)),
+    DeadlineRule("initial_assessment", step="initial_assessment", duration=12, unit=H,
+                 anchor=Anchor.RECEIPT, opens_on=BEFORE_PLAN,
+                 met_on=("emergency_protection", "specific_assessment", "closed"),
+                 legal_source="NĐ 56/2017 Art. 26(2)", ladder=default_ladder(H)),
+    DeadlineRule("emergency_decision", step="emergency_protection", duration=12, unit=H,
+                 anchor=Anchor.RECEIPT, opens_on=("emergency_protection",),
+                 met_on=("specific_assessment",), assignee_role=CHAIR,
+                 legal_source="NĐ 56/2017 Art. 26(3)", ladder=default_ladder(H)),
+    DeadlineRule("plan_submission", step="plan_drafting", duration=5, unit=WD,
+                 anchor=Anchor.RECEIPT, opens_on=PLANNING, met_on=("plan_approval",),
+                 legal_source="NĐ 56/2017 Art. 28(1)", ladder=default_ladder(WD)),
+    DeadlineRule("plan_approval", step="plan_approval", duration=7, unit=WD,
+                 anchor=Anchor.RECEIPT, opens_on=(*PLANNING, "plan_approval"),
+                 met_on=("implementing",), assignee_role=CHAIR,
+                 legal_source="NĐ 56/2017 Art. 28; TTHC 2.001947", ladder=default_ladder(WD)),
+    DeadlineRule("review", step="implementing", duration=30, unit=CD,
+                 anchor=Anchor.STEP_ENTRY, opens_on=("implementing",), met_on=("reviewing",),
+                 legal_source="NĐ 56/2017 Art. 30", ladder=default_ladder(CD)),
+)
+
+#: Events that start a new cycle of the statutory clocks (a new report, a new plan).
+NEW_CYCLE_EVENTS = ("reopen", "replan")
+
+CASE_WORKFLOW = WorkflowDefinition(
+    name="case",
+    states=STATES,
+    initial="received",
+    final=("closed",),
+    events=EVENTS,
+    transitions=TRANSITIONS,
+    deadlines=DEADLINES,
+    legal_basis="Luật Trẻ em 2016; Nghị định 56/2017/NĐ-CP Chương III",
+)

@@ -1,0 +1,233 @@
+"""The small engine: one shared transitions Machine per definition, and how to fire it.
+
+The Machine is built once per workflow and serves every case (``model=None``): an event is
+triggered on a `CaseSnapshot`, never on an ORM object, and the Machine never holds a model.
+``auto_transitions=False`` so nothing can jump between states around the guards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from transitions import EventData, Machine, MachineError
+
+from workflows.case import CASE_WORKFLOW
+from workflows.spec import (
+    CaseSnapshot,
+    DeadlineRule,
+    FieldError,
+    Guard,
+    TransitionSpec,
+    WorkflowDefinition,
+)
+
+WORKFLOWS: dict[str, WorkflowDefinition] = {CASE_WORKFLOW.name: CASE_WORKFLOW}
+
+
+class WorkflowError(Exception):
+    pass
+
+
+class UnknownEvent(WorkflowError):
+    def __init__(self, event: str, known: Iterable[str]) -> None:
+        super().__init__(f"unknown event {event!r} (known: {', '.join(sorted(known))})")
+
+
+class EventNotAvailable(WorkflowError):
+    def __init__(self, event: str, state: str, available: list[str]) -> None:
+        allowed = ", ".join(available) or "none"
+        super().__init__(f"event {event!r} is not allowed in state {state!r} (allowed: {allowed})")
+        self.event, self.state, self.available = event, state, available
+
+
+class GuardRefused(WorkflowError):
+    def __init__(self, event: str, reasons: list[str]) -> None:
+        super().__init__(f"{event}: " + "; ".join(reasons))
+        self.event, self.reasons = event, reasons
+
+
+class InvalidEventData(WorkflowError):
+    def __init__(self, error: FieldError) -> None:
+        super().__init__(str(error))
+        self.path, self.message = error.path, error.message
+
+
+def get_workflow(name: str) -> WorkflowDefinition:
+    return WORKFLOWS[name]
+
+
+def _guard_condition(guard: Guard) -> Any:
+    def condition(event: EventData) -> bool:
+        reason = guard(event.model, event.kwargs["data"])
+        if reason is not None:
+            event.model.refusals.append(reason)
+        return reason is None
+
+    condition.__name__ = guard.__name__
+    return condition
+
+
+def _route(predicate: Any) -> Any:
+    def condition(event: EventData) -> bool:
+        return bool(predicate(event.model, event.kwargs["data"]))
+
+    condition.__name__ = predicate.__name__
+    return condition
+
+
+def _machine_transitions(definition: WorkflowDefinition) -> list[dict[str, Any]]:
+    result = []
+    for spec in definition.transitions:
+        conditions = [_route(spec.when)] if spec.when else []
+        conditions += [_guard_condition(guard) for guard in spec.guards]
+        entry: dict[str, Any] = {
+            "trigger": spec.event,
+            "source": list(spec.source) if isinstance(spec.source, tuple) else spec.source,
+            "dest": spec.dest,
+            "conditions": conditions,
+        }
+        if spec.unless:
+            entry["unless"] = [_route(spec.unless)]
+        result.append(entry)
+    return result
+
+
+@cache
+def machine_for(name: str) -> Machine:
+    definition = get_workflow(name)
+    return Machine(
+        model=None,
+        states=list(definition.states),
+        transitions=_machine_transitions(definition),
+        initial=definition.initial,
+        auto_transitions=False,
+        send_event=True,
+    )
+
+
+def available_events(
+    definition: WorkflowDefinition, state: str, role: str | None = None
+) -> list[str]:
+    """Events whose source includes `state` (and that `role` may fire), in definition order."""
+    names: list[str] = []
+    for spec in definition.transitions:
+        sources = spec.source if isinstance(spec.source, tuple) else (spec.source,)
+        if state in sources and spec.event not in names:
+            if role is None or role in definition.events[spec.event].by:
+                names.append(spec.event)
+    return names
+
+
+@dataclass(frozen=True)
+class Fired:
+    event: str
+    from_state: str
+    to_state: str
+    data: dict[str, Any]
+    transition: TransitionSpec | None
+
+
+def fire(
+    definition: WorkflowDefinition,
+    snapshot: CaseSnapshot,
+    event: str,
+    data: Mapping[str, Any] | None,
+) -> Fired:
+    """Validate the event's data, run the guards, and move `snapshot` to its new state."""
+    if event not in definition.events:
+        raise UnknownEvent(event, definition.events)
+    if event not in available_events(definition, snapshot.state):
+        raise EventNotAvailable(event, snapshot.state, available_events(definition, snapshot.state))
+    if data is not None and not isinstance(data, Mapping):
+        raise InvalidEventData(FieldError("data", "must be an object"))
+    try:
+        cleaned = definition.events[event].clean(data or {})
+    except FieldError as error:
+        raise InvalidEventData(error) from None
+    before = snapshot.state
+    snapshot.refusals.clear()
+    try:
+        moved = machine_for(definition.name).events[event].trigger(snapshot, data=cleaned)
+    except MachineError:  # pragma: no cover - available_events() checked the source already
+        raise EventNotAvailable(event, before, available_events(definition, before)) from None
+    if not moved:
+        raise GuardRefused(event, snapshot.refusals or ["no transition applies"])
+    spec = next(
+        (t for t in definition.transitions if t.event == event and t.dest == snapshot.state),
+        None,
+    )
+    return Fired(event, before, snapshot.state, cleaned, spec)
+
+
+def effective_rules(
+    definition: WorkflowDefinition, overrides: Iterable[Mapping[str, Any]] = ()
+) -> tuple[DeadlineRule, ...]:
+    """The definition's deadline rules with a province's overrides applied."""
+    by_rule = {override["rule"]: override for override in overrides}
+    rules = []
+    for rule in definition.deadlines:
+        override = by_rule.get(rule.name)
+        if override:
+            rule = rule.overridden(
+                duration=override.get("duration"),
+                unit=override.get("unit"),
+                high_risk_duration=override.get("high_risk_duration"),
+                assignee_role=override.get("assignee_role"),
+                legal_source=override.get("legal_source") or None,
+            )
+        rules.append(rule)
+    return tuple(rules)
+
+
+def describe(definition: WorkflowDefinition) -> str:
+    """Plain-text summary for `casework workflow show`."""
+    lines = [f"Workflow {definition.name!r} — {definition.legal_basis}", "", "States:"]
+    for state in definition.states:
+        marks = " (initial)" if state == definition.initial else ""
+        marks += " (final)" if state in definition.final else ""
+        lines.append(f"  {state}{marks}")
+    lines += ["", "Events:"]
+    for spec in definition.transitions:
+        event = definition.events[spec.event]
+        source = "any open state" if isinstance(spec.source, tuple) else spec.source
+        guards = [g.__name__ for g in spec.guards]
+        if spec.when:
+            guards.insert(0, f"when {spec.when.__name__}")
+        if spec.unless:
+            guards.insert(0, f"unless {spec.unless.__name__}")
+        fields = ", ".join(f.name + ("" if f.required else "?") for f in event.fields) or "-"
+        lines.append(
+            f"  {spec.event:<20} {source} -> {spec.dest}  by {'/'.join(event.by)}; "
+            f"data: {fields}" + (f"; guards: {', '.join(guards)}" if guards else "")
+            + (f"  [{spec.legal_source}]" if spec.legal_source else "")
+        )
+    lines += ["", "Deadlines:"]
+    for rule in definition.deadlines:
+        high = f" ({rule.high_risk_duration} if high risk)" if rule.high_risk_duration else ""
+        lines.append(
+            f"  {rule.name:<20} step {rule.step}: {rule.duration}{high} {rule.unit} "
+            f"from {rule.anchor}, for {rule.assignee_role}  [{rule.legal_source}]"
+        )
+    return "\n".join(lines)
+
+
+def mermaid(definition: WorkflowDefinition) -> str:
+    """A Mermaid state diagram drawn by transitions' GraphMachine (kept off request paths)."""
+    from transitions.extensions import GraphMachine
+
+    holder = CaseSnapshot(state=definition.initial)
+    GraphMachine(
+        model=holder,
+        states=list(definition.states),
+        transitions=_machine_transitions(definition),
+        initial=definition.initial,
+        auto_transitions=False,
+        send_event=True,
+        graph_engine="mermaid",
+        show_conditions=True,
+        title=f"casework: {definition.name} workflow",
+    )
+    return str(holder.get_graph().draw(None))  # type: ignore[attr-defined]

@@ -1,0 +1,276 @@
+"""The vocabulary workflow definitions are written in.
+
+Pure data and pure functions: no database, no Flask. A definition reads like the tables of
+domain.md — states, events with the roles that may fire them and the data they need,
+transitions with their guards, and the deadlines next to their step.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+
+class DurationUnit(enum.StrEnum):
+    HOURS = "hours"  # wall clock: child safety does not wait for office hours
+    CALENDAR_DAYS = "calendar_days"
+    WORKING_DAYS = "working_days"  # due at office close of the N-th working day
+
+
+class Anchor(enum.StrEnum):
+    RECEIPT = "receipt"  # receipt of the report that started the current cycle
+    STEP_ENTRY = "step_entry"  # the moment the case entered the step
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of an escalation ladder: fires at a share of the time, or after the due time."""
+
+    name: str
+    #: Fraction of the time from anchor to due (0.75 = at 75 %), or None for offset rungs.
+    at_fraction: float | None = None
+    #: Offset after due_at, in `offset_unit` (used when at_fraction is None).
+    offset: int = 0
+    offset_unit: DurationUnit | None = None
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    """A statutory clock declared next to its step."""
+
+    name: str
+    step: str
+    duration: int
+    unit: DurationUnit
+    anchor: Anchor
+    legal_source: str
+    #: Entering any of these states starts the clock (once per cycle for receipt clocks,
+    #: once per entry for step-entry clocks).
+    opens_on: tuple[str, ...]
+    #: Entering any of these states meets the deadline (the step is done).
+    met_on: tuple[str, ...]
+    #: Shorter duration when the case's risk is high or serious (NĐ 56 Art. 26(1)).
+    high_risk_duration: int | None = None
+    #: The role that is responsible for meeting it (and is reminded).
+    assignee_role: str = "officer"
+    ladder: tuple[Rung, ...] = ()
+
+    def duration_for(self, risk_level: str | None) -> int:
+        if self.high_risk_duration is not None and risk_level in ("high", "serious"):
+            return self.high_risk_duration
+        return self.duration
+
+    def overridden(self, **changes: Any) -> DeadlineRule:
+        clean = {key: value for key, value in changes.items() if value is not None}
+        if "unit" in clean:
+            clean["unit"] = DurationUnit(clean["unit"])
+        return replace(self, **clean)
+
+
+# --- event data fields --------------------------------------------------------------------
+
+Cleaner = Callable[[Any, str], Any]
+
+
+class FieldError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    clean: Cleaner
+    required: bool = True
+    help: str = ""
+
+
+def text(max_length: int = 5000) -> Cleaner:
+    def clean(value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise FieldError(path, "must be text")
+        value = value.strip()
+        if not value:
+            raise FieldError(path, "must not be empty")
+        if len(value) > max_length:
+            raise FieldError(path, f"must be at most {max_length} characters")
+        return value
+
+    return clean
+
+
+def boolean() -> Cleaner:
+    def clean(value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise FieldError(path, "must be true or false")
+        return value
+
+    return clean
+
+
+def choice(*allowed: str) -> Cleaner:
+    def clean(value: Any, path: str) -> str:
+        if value not in allowed:
+            raise FieldError(path, f"must be one of: {', '.join(allowed)}")
+        return str(value)
+
+    return clean
+
+
+def iso_date() -> Cleaner:
+    def clean(value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise FieldError(path, "must be a date YYYY-MM-DD")
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise FieldError(path, "must be a date YYYY-MM-DD") from None
+
+    return clean
+
+
+def record(*fields: FieldSpec) -> Cleaner:
+    def clean(value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise FieldError(path, "must be an object")
+        return clean_fields(fields, value, prefix=f"{path}.")
+
+    return clean
+
+
+def list_of(item: Cleaner, min_items: int = 1, max_items: int = 100) -> Cleaner:
+    def clean(value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise FieldError(path, "must be a list")
+        if len(value) < min_items:
+            raise FieldError(path, f"must have at least {min_items} item(s)")
+        if len(value) > max_items:
+            raise FieldError(path, f"must have at most {max_items} items")
+        return [item(entry, f"{path}[{index}]") for index, entry in enumerate(value)]
+
+    return clean
+
+
+def clean_fields(
+    fields: Sequence[FieldSpec], data: Mapping[str, Any], prefix: str = ""
+) -> dict[str, Any]:
+    """Validate `data` against `fields`; unknown fields are refused, not ignored."""
+    known = {spec.name for spec in fields}
+    for key in data:
+        if key not in known:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise FieldError(f"{prefix}{key}", f"unknown field (allowed: {allowed})")
+    cleaned: dict[str, Any] = {}
+    for spec in fields:
+        path = f"{prefix}{spec.name}"
+        if spec.name not in data or data[spec.name] is None:
+            if spec.required:
+                raise FieldError(path, "is required")
+            continue
+        cleaned[spec.name] = spec.clean(data[spec.name], path)
+    return cleaned
+
+
+# --- events, guards, transitions -----------------------------------------------------------
+
+
+@dataclass
+class CaseSnapshot:
+    """What guards may look at: the case's state and recorded form data, nothing else.
+
+    `state` is the attribute the shared transitions Machine reads and writes.
+    """
+
+    state: str
+    risk_level: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    now: datetime | None = None
+    refusals: list[str] = field(default_factory=list)
+
+
+#: A guard returns None when the law is satisfied, or the reason it refuses.
+Guard = Callable[[CaseSnapshot, dict[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    by: tuple[str, ...]
+    fields: tuple[FieldSpec, ...] = ()
+    help: str = ""
+
+    def clean(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return clean_fields(self.fields, data)
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    event: str
+    source: str | tuple[str, ...]
+    dest: str
+    guards: tuple[Guard, ...] = ()
+    #: Routing conditions (not refusals): which of several transitions of an event applies.
+    when: Callable[[CaseSnapshot, dict[str, Any]], bool] | None = None
+    unless: Callable[[CaseSnapshot, dict[str, Any]], bool] | None = None
+    legal_source: str = ""
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    name: str
+    states: tuple[str, ...]
+    initial: str
+    final: tuple[str, ...]
+    events: Mapping[str, EventSpec]
+    transitions: tuple[TransitionSpec, ...]
+    deadlines: tuple[DeadlineRule, ...]
+    legal_basis: str = ""
+
+    def rule(self, name: str) -> DeadlineRule:
+        for rule in self.deadlines:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
+    def clean(value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise FieldError(path, "must be a whole number")
+        if minimum is not None and value < minimum:
+            raise FieldError(path, f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise FieldError(path, f"must be at most {maximum}")
+        return value
+
+    return clean
+
+
+def iso_datetime() -> Cleaner:
+    """An ISO 8601 timestamp; one without a zone is read as Vietnam local time."""
+
+    def clean(value: Any, path: str) -> datetime:
+        from zoneinfo import ZoneInfo
+
+        if not isinstance(value, str):
+            raise FieldError(path, "must be an ISO 8601 date-time, e.g. 2027-02-03T09:30:00+07:00")
+        raw = value.strip()
+        if raw.endswith(("Z", "z")):
+            raw = raw[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            raise FieldError(
+                path, "must be an ISO 8601 date-time, e.g. 2027-02-03T09:30:00+07:00"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+        return parsed
+
+    return clean
