@@ -193,10 +193,19 @@ def verify(session: Session, key: bytes) -> VerifyResult:
             return f"chain {chain}: events after seq {head.seq} were inserted (not in the chain head)"
         return None
 
+    def judge_last(event: AuditEvent) -> VerifyResult:
+        """The chain's last event fails its hash: the head tells changed from appended."""
+        head = heads.get(event.chain)
+        if head is None or event.seq > head.seq:
+            return fail(f"{_describe(event)} was inserted after the chain head", event)
+        if head.head_hash == event.hash:
+            return fail(f"{_describe(event)} was changed: its hash does not match", event)
+        return fail(f"{_describe(event)} was changed or inserted: its hash does not match", event)
+
     for event in _stream(session):
         if event.chain != chain:
             if suspect is not None:
-                return fail(f"{_describe(suspect)} was changed: its hash does not match", suspect)
+                return judge_last(suspect)
             problem = close_chain()
             if problem:
                 return fail(problem, last)
@@ -229,8 +238,7 @@ def verify(session: Session, key: bytes) -> VerifyResult:
         digest.update(event.hash.encode())
         expected_seq, prev_hash, last = event.seq + 1, event.hash, event
     if suspect is not None:
-        reason = "was changed" if heads.get(suspect.chain) and heads[suspect.chain].head_hash == suspect.hash else "was changed or inserted"
-        return fail(f"{_describe(suspect)} {reason}: its hash does not match", suspect)
+        return judge_last(suspect)
     problem = close_chain()
     if problem:
         return fail(problem, last)

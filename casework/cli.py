@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -17,8 +18,9 @@ OPTION_NAMES = {"unit": "--unit", "agency": "--agency", "role": "--role", "passw
 
 
 class CliContext:
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None, audit_key: str | None = None) -> None:
         self._url = database_url
+        self._audit_key = audit_key
         self._db: Database | None = None
 
     @property
@@ -34,7 +36,10 @@ class CliContext:
         if self._db is None:
             from config import Config
 
-            self._db = Database(self.url, Settings.from_config(Config))
+            settings = Settings.from_config(Config)
+            if self._audit_key:
+                settings = dataclasses.replace(settings, audit_key=self._audit_key.encode())
+            self._db = Database(self.url, settings)
         return self._db
 
 
@@ -48,10 +53,11 @@ def _fail(error: CaseworkError) -> None:
 @click.group()
 @click.option("--database-url", envvar="CASEWORK_DATABASE_URL", default=None,
               help="SQLAlchemy URL (default: SQLite in instance/).")
+@click.option("--audit-key", envvar="CASEWORK_AUDIT_KEY", default=None, hidden=True)
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None) -> None:
+def main(ctx: click.Context, database_url: str | None, audit_key: str | None) -> None:
     """casework — child-protection case management."""
-    ctx.obj = CliContext(database_url)
+    ctx.obj = CliContext(database_url, audit_key)
 
 
 # --- db --------------------------------------------------------------------------------------

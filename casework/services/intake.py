@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -251,7 +252,8 @@ def record_report(
         child = _new_child(child_data, residence, now)
         report.child = child
         case = Case(
-            reference=f"pending-{report.received_at.timestamp()}-{actor.id}-{id(report)}",
+            # Replaced by the readable reference once the id is known (below).
+            reference=f"tmp-{uuid.uuid4().hex[:24]}",
             child=child,
             unit_id=incident.id,
             province_code=incident.province_code,

@@ -1,0 +1,161 @@
+"""The hash-chained audit trail detects changed, removed and inserted events."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from casework import audit
+from casework.cli import main
+from casework.models import AuditChain, AuditEvent
+from casework.services.cases import get_case
+from tests.conftest import at
+from tests.helpers import case_in, open_case
+
+
+def verify(db):
+    with db.uow(readonly=True) as uow:
+        return audit.verify(uow.session, uow.settings.audit_key)
+
+
+def events(db, chain="48"):
+    with db.uow(readonly=True) as uow:
+        return list(uow.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)))
+
+
+def test_untouched_chain_verifies(db, people) -> None:
+    case_in(db, people, "closed")
+    result = verify(db)
+    assert result.ok, result.problem
+    with db.uow(readonly=True) as uow:
+        assert result.count == uow.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
+    assert len(result.head_hash) == 64
+
+
+def test_changed_event_is_named(db, people) -> None:
+    case_in(db, people, "implementing")
+    target = events(db)[5]
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(AuditEvent).where(AuditEvent.id == target.id)
+                     .values(actor="someone-else"))
+    result = verify(db)
+    assert not result.ok
+    assert result.event_id == target.id
+    assert "was changed" in result.problem
+
+
+def test_deleted_event_is_named(db, people) -> None:
+    case_in(db, people, "implementing")
+    target = events(db)[4]
+    with db.engine.begin() as conn:
+        conn.execute(sa.delete(AuditEvent).where(AuditEvent.id == target.id))
+    result = verify(db)
+    assert not result.ok
+    assert f"seq {target.seq} were removed" in result.problem
+
+
+def test_deleted_last_event_is_caught_by_the_chain_head(db, people) -> None:
+    case_in(db, people, "implementing")
+    last = events(db)[-1]
+    with db.engine.begin() as conn:
+        conn.execute(sa.delete(AuditEvent).where(AuditEvent.id == last.id))
+    result = verify(db)
+    assert not result.ok
+    assert f"seq {last.seq}..{last.seq} were removed" in result.problem
+
+
+def test_inserted_event_is_named(db, people) -> None:
+    case_in(db, people, "implementing")
+    chain = events(db)
+    position = chain[3]
+    # Make room after `position` and forge an event there (without the audit key).
+    with db.engine.begin() as conn:
+        for event in reversed(chain[4:]):
+            conn.execute(sa.update(AuditEvent).where(AuditEvent.id == event.id)
+                         .values(seq=event.seq + 1))
+        forged = AuditEvent(chain="48", seq=position.seq + 1, occurred_at=position.occurred_at,
+                            actor_id=None, actor="officer", action="case.read",
+                            case_id=position.case_id, summary={}, prev_hash=position.hash)
+        forged.hash = audit.event_hash(b"not-the-key", forged)
+        conn.execute(sa.insert(AuditEvent).values(
+            chain=forged.chain, seq=forged.seq, occurred_at=forged.occurred_at,
+            actor_id=None, actor=forged.actor, action=forged.action, case_id=forged.case_id,
+            summary={}, prev_hash=forged.prev_hash, hash=forged.hash))
+        inserted_id = conn.scalar(sa.select(sa.func.max(AuditEvent.id)))
+    result = verify(db)
+    assert not result.ok
+    assert result.event_id == inserted_id
+    assert "was inserted" in result.problem
+
+
+def test_appended_event_beyond_the_head_is_caught(db, people) -> None:
+    case_in(db, people, "plan_drafting")
+    last = events(db)[-1]
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(AuditEvent).values(
+            chain="48", seq=last.seq + 1, occurred_at=last.occurred_at, actor_id=None,
+            actor="x", action="case.read", case_id=None, summary={}, prev_hash=last.hash,
+            hash="f" * 64))
+    result = verify(db)
+    assert not result.ok
+    assert "inserted" in result.problem
+
+
+def test_rewritten_chain_is_caught_by_a_seal(db, people) -> None:
+    case_in(db, people, "plan_drafting")
+    with db.uow() as uow:
+        audit.seal(uow.session, uow.settings.audit_key, at("2027-02-04T00:00:00"))
+        uow.commit()
+    # Whoever holds the key re-forges the last event and the head: the seal still disagrees.
+    last = events(db)[-1]
+    with db.uow() as uow:
+        row = uow.session.get(AuditEvent, last.id)
+        row.summary = {"tampered": True}
+        row.hash = audit.event_hash(uow.settings.audit_key, row)
+        head = uow.session.get(AuditChain, "48")
+        head.head_hash = row.hash
+        uow.commit()
+    result = verify(db)
+    assert not result.ok
+    assert "seal 1" in result.problem
+
+
+def test_reads_of_a_case_are_audited(db, people) -> None:
+    case = open_case(db, people)
+    get_case(db, people["officer"], case["id"], now=at("2027-02-03T10:00:00"))
+    reads = [e for e in events(db) if e.action == "case.read"]
+    assert [(e.actor, e.case_id) for e in reads] == [("officer", case["id"])]
+
+
+def test_provinces_have_their_own_chains(db, people) -> None:
+    open_case(db, people)
+    open_case(db, people, actor="intake.111", incident_unit_code="00004",
+              child={"full_name": "Lê Văn An", "sex": "male", "age_years": 7})
+    with db.uow(readonly=True) as uow:
+        chains = set(uow.session.scalars(sa.select(AuditEvent.chain)))
+    assert {"48", "01"} <= chains
+    assert verify(db).ok
+
+
+def test_audit_contains_no_free_text_of_the_case(db, people) -> None:
+    case_in(db, people, "plan_drafting")
+    with db.uow(readonly=True) as uow:
+        dumped = " ".join(str(e.summary) for e in uow.session.scalars(sa.select(AuditEvent)))
+    assert "Nguyễn Thị Lan" not in dumped
+    assert "đã xác minh" not in dumped  # the assessment's findings
+
+
+def test_cli_verify_exit_codes(db, people, db_url) -> None:
+    case_in(db, people, "specific_assessment")
+    runner = CliRunner()
+    env = {"CASEWORK_AUDIT_KEY": "test-audit-key"}
+    ok = runner.invoke(main, ["--database-url", db_url, "audit", "verify"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("OK: ")
+    target = events(db)[2]
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(AuditEvent).where(AuditEvent.id == target.id).values(action="x"))
+    bad = runner.invoke(main, ["--database-url", db_url, "audit", "verify"], env=env)
+    assert bad.exit_code == 1
+    assert f"event {target.id}" in bad.output

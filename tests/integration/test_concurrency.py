@@ -1,0 +1,86 @@
+"""Two people fire on the same case at once: one wins, the other gets a conflict."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+
+from casework.errors import Conflict
+from casework.models import CaseTransition
+from casework.services.cases import fire_event, get_case
+from tests.conftest import at
+from tests.helpers import case_in
+
+NOW = at("2027-02-04T10:00:00")
+
+
+def test_two_sessions_same_version_one_wins(db, people) -> None:
+    view = case_in(db, people, "initial_assessment")
+    barrier = threading.Barrier(2)
+    outcomes: list[Any] = []
+
+    def assess(risk: str) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(fire_event(
+                db, people["officer"], view["id"], "assess", view["version"],
+                {"verified": True, "risk_level": risk, "findings": risk}, now=NOW))
+        except Conflict as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=assess, args=(risk,)) for risk in ("low", "high")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wins = [o for o in outcomes if isinstance(o, dict)]
+    conflicts = [o for o in outcomes if isinstance(o, Conflict)]
+    assert len(wins) == 1 and len(conflicts) == 1
+    assert conflicts[0].current_version == wins[0]["version"]
+    final = get_case(db, people["officer"], view["id"], now=NOW)
+    assert final["risk_level"] == wins[0]["risk_level"]
+    with db.uow(readonly=True) as uow:
+        assessed = uow.session.scalar(sa.select(sa.func.count()).where(
+            CaseTransition.case_id == view["id"], CaseTransition.event == "assess"))
+    assert assessed == 1
+
+
+def test_loser_can_retry_with_the_new_version(db, people) -> None:
+    view = case_in(db, people, "initial_assessment")
+    fire_event(db, people["officer"], view["id"], "assess", view["version"],
+               {"verified": True, "risk_level": "low", "findings": "x"}, now=NOW)
+    current = get_case(db, people["officer"], view["id"], now=NOW)
+    again = fire_event(db, people["officer"], view["id"], "complete_assessment",
+                       current["version"], {"needs": "n", "meeting_minutes": "m"}, now=NOW)
+    assert again["state"] == "plan_drafting"
+
+
+def test_parallel_intake_in_two_provinces_does_not_serialise_on_one_chain(db, people) -> None:
+    from casework.services.intake import record_report
+    from tests.conftest import report_payload
+
+    errors: list[BaseException] = []
+
+    def intake(n: int, commune: str, actor: str) -> None:
+        try:
+            for i in range(5):
+                record_report(db, people[actor], report_payload(
+                    incident_unit_code=commune,
+                    child={"full_name": f"Trẻ {n}-{i}", "sex": "male", "age_years": 5}),
+                    now=at("2027-02-03T10:00:00"))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=intake, args=(1, "20194", "intake")),
+               threading.Thread(target=intake, args=(2, "00004", "intake.111"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    from casework import audit
+
+    with db.uow(readonly=True) as uow:
+        assert audit.verify(uow.session, uow.settings.audit_key).ok

@@ -1,0 +1,83 @@
+"""Each role sees its scope and nothing else; out of scope looks like not found."""
+
+from __future__ import annotations
+
+import pytest
+
+from casework.errors import NotFound, PermissionDenied
+from casework.services.cases import get_case, list_cases
+from casework.services.intake import record_report
+from tests.conftest import at, report_payload
+from tests.helpers import case_in, open_case
+
+NOW = at("2027-02-04T10:00:00")
+
+#: username → can it see a case of commune 20194 (Đà Nẵng) that user "intake" recorded?
+VISIBILITY = [
+    ("intake", True),  # recorded it
+    ("intake.111", False),  # another intake point
+    ("officer", True),  # the commune
+    ("chair", True),
+    ("officer.2", False),  # neighbouring commune
+    ("chair.2", False),
+    ("officer.hn", False),  # another province
+    ("province", True),  # the province office
+    ("province.hn", False),
+    ("police", False),  # no task referred yet
+    ("admin", False),  # no case content by default
+]
+
+
+@pytest.mark.parametrize(("username", "visible"), VISIBILITY)
+def test_case_visibility_by_role(db, people, username, visible) -> None:
+    case = open_case(db, people)
+    listed = [c["id"] for c in list_cases(db, people[username], now=NOW)]
+    if visible:
+        assert get_case(db, people[username], case["id"], now=NOW)["id"] == case["id"]
+        assert listed == [case["id"]]
+    else:
+        with pytest.raises(NotFound, match=f"case {case['id']} not found"):
+            get_case(db, people[username], case["id"], now=NOW)
+        assert listed == []
+
+
+def test_agency_sees_only_cases_referred_to_it_and_only_its_tasks(db, people) -> None:
+    view = case_in(db, people, "implementing")
+    police = get_case(db, people["police"], view["id"], now=NOW)
+    assert [t["agency_kind"] for t in police["tasks"]] == ["police"]
+    assert "history" not in police and "facts" not in police
+    assert "address" not in police["child"]
+    # The neighbouring commune's police was not referred anything.
+    with pytest.raises(NotFound):
+        get_case(db, people["police.2"], view["id"], now=NOW)
+
+
+def test_agency_cannot_fire_workflow_events(db, people) -> None:
+    from casework.services.cases import fire_event
+
+    view = case_in(db, people, "implementing")
+    with pytest.raises(PermissionDenied):
+        fire_event(db, people["police"], view["id"], "start_review", view["version"], {}, now=NOW)
+
+
+def test_out_of_scope_event_looks_like_not_found(db, people) -> None:
+    from casework.services.cases import fire_event
+
+    view = case_in(db, people, "initial_assessment")
+    with pytest.raises(NotFound):
+        fire_event(db, people["officer.2"], view["id"], "assess", view["version"],
+                   {"verified": True, "risk_level": "low", "findings": "x"}, now=NOW)
+
+
+def test_agency_and_admin_cannot_record_reports(db, people) -> None:
+    for username in ("police", "admin"):
+        with pytest.raises(PermissionDenied):
+            record_report(db, people[username], report_payload(), now=NOW)
+
+
+def test_inactive_user_sees_nothing(db, people) -> None:
+    case = open_case(db, people)
+    officer = people["officer"]
+    officer.active = False
+    with pytest.raises(NotFound):
+        get_case(db, officer, case["id"], now=NOW)
