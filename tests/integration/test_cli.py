@@ -1,0 +1,99 @@
+"""The `casework` command: happy paths and errors that name the bad argument."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from casework.cli import main
+from casework.services.users import user_for_token
+
+
+@pytest.fixture
+def run(db, db_url):
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(main, ["--database-url", db_url, *args], input=input,
+                             env={"CASEWORK_AUDIT_KEY": "test-audit-key"})
+
+    return invoke
+
+
+def test_users_create_and_token(run, db) -> None:
+    result = run("users", "create", "lan.officer", "--role", "officer", "--unit", "20194",
+                 "--password-stdin", input="a-long-password\n")
+    assert result.exit_code == 0, result.output
+    token = run("tokens", "create", "lan.officer")
+    assert token.exit_code == 0
+    printed = token.output.strip()
+    assert printed.startswith("cw_") and "\n" not in printed
+    assert user_for_token(db, printed).username == "lan.officer"
+
+
+BAD_USERS = [
+    (["bad name!", "--role", "officer", "--unit", "20194"], "pw-long-enough", "USERNAME"),
+    (["ok.user", "--role", "wizard", "--unit", "20194"], "pw-long-enough", "--role"),
+    (["ok.user", "--role", "officer", "--unit", "99999"], "pw-long-enough", "--unit"),
+    (["ok.user", "--role", "officer", "--unit", "48"], "pw-long-enough", "--unit"),
+    (["ok.user", "--role", "agency", "--unit", "20194"], "pw-long-enough", "--agency"),
+    (["ok.user", "--role", "agency", "--unit", "20194", "--agency", "army"], "pw-long-enough",
+     "--agency"),
+    (["ok.user", "--role", "officer", "--unit", "20194"], "short", "password"),
+    (["ok.user", "--role", "officer", "--unit", "20194", "--locale", "fr"], "pw-long-enough",
+     "--locale"),
+]
+
+
+@pytest.mark.parametrize(("args", "password", "named"), BAD_USERS)
+def test_users_create_errors_name_the_argument(run, args, password, named) -> None:
+    result = run("users", "create", *args, "--password-stdin", input=password + "\n")
+    assert result.exit_code != 0
+    assert named in result.output
+    assert run("tokens", "create", "ok.user").exit_code != 0  # nothing was created
+
+
+def test_users_create_requires_password_stdin(run) -> None:
+    result = run("users", "create", "ok.user", "--role", "admin")
+    assert result.exit_code == 2 and "--password-stdin" in result.output
+
+
+def test_duplicate_username_is_refused(run) -> None:
+    args = ["users", "create", "twice", "--role", "admin", "--password-stdin"]
+    assert run(*args, input="a-long-password\n").exit_code == 0
+    again = run(*args, input="a-long-password\n")
+    assert again.exit_code == 1 and "already taken" in again.output
+
+
+def test_tokens_for_unknown_user(run) -> None:
+    result = run("tokens", "create", "nobody.here")
+    assert result.exit_code == 1 and "nobody.here" in result.output
+
+
+def test_workflow_show_and_diagram(run) -> None:
+    show = run("workflow", "show")
+    assert show.exit_code == 0 and "plan_submission" in show.output and "Art. 28(1)" in show.output
+    diagram = run("workflow", "diagram")
+    assert diagram.exit_code == 0 and "stateDiagram-v2" in diagram.output
+    assert "initial_assessment --> emergency_protection" in diagram.output
+    unknown = run("workflow", "show", "nope")
+    assert unknown.exit_code == 2 and "NAME" in unknown.output
+
+
+def test_audit_seal_then_verify(run, db) -> None:
+    from tests.helpers import open_case
+    from tests.conftest import People
+
+    crowd = People(db)
+    crowd.make("intake", "intake", "48")
+    open_case(db, crowd)
+    sealed = run("audit", "seal")
+    assert sealed.exit_code == 0 and sealed.output.startswith("seal 1:")
+    assert run("audit", "verify").exit_code == 0
+
+
+def test_demo_rejects_unknown_province(run) -> None:
+    result = run("demo", "--province", "77", "--cases", "1")
+    assert result.exit_code != 0 and "--province" in result.output
+    bad = run("demo", "--cases", "0")
+    assert bad.exit_code == 2 and "--cases" in bad.output
