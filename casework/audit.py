@@ -64,9 +64,17 @@ def event_hash(key: bytes, event: AuditEvent) -> str:
 
 def _lock_head(session: Session, chain: str, now: datetime) -> AuditChain:
     """Lock this chain's head row (creating it on first use) for the rest of the transaction."""
-    dialect = session.get_bind().dialect.name
+    statement = (
+        sa.select(AuditChain)
+        .where(AuditChain.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    head = session.scalars(statement).first()
+    if head is not None:
+        return head
     values = {"chain": chain, "seq": 0, "head_hash": GENESIS, "updated_at": now}
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         session.execute(pg_insert(AuditChain).values(values).on_conflict_do_nothing())
@@ -74,12 +82,7 @@ def _lock_head(session: Session, chain: str, now: datetime) -> AuditChain:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         session.execute(sqlite_insert(AuditChain).values(values).on_conflict_do_nothing())
-    return session.scalars(
-        sa.select(AuditChain)
-        .where(AuditChain.chain == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return session.scalars(statement).one()
 
 
 def record(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from time import monotonic
 from types import TracebackType
 from typing import Any
 
@@ -80,6 +81,30 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+class TTLCache:
+    """Province settings (deadline overrides, calendars) read on every event, kept briefly.
+
+    Services that change those settings call `clear()`; other processes see a change
+    within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._items: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any, load: Any) -> Any:
+        now = monotonic()
+        hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        value = load()
+        self._items[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 class Database:
     """One per process: the engine, a session factory and the domain settings."""
 
@@ -87,6 +112,7 @@ class Database:
         self.url = url
         self.settings = settings or Settings()
         self.engine = create_db_engine(url, **engine_kwargs)
+        self.cache = TTLCache()
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no write lock: on SQLite they begin DEFERRED (a WAL snapshot).
         self.read_session_factory = sessionmaker(
@@ -112,6 +138,7 @@ class UnitOfWork:
     def __init__(self, db: Database, readonly: bool = False) -> None:
         self.db = db
         self.settings = db.settings
+        self.cache = db.cache
         self.readonly = readonly
 
     def __enter__(self) -> UnitOfWork:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from casework.calendar import WorkingCalendar
+from casework.calendar import WorkingCalendar, load_calendar
+from casework.db import UnitOfWork
 from casework.models import Case, Deadline, DeadlineOverride, DeadlineStatus
 from workflows.engine import effective_rules, get_workflow
 from workflows.spec import Anchor, DeadlineRule, DurationUnit
@@ -57,13 +58,30 @@ def deadline_status(deadline: Deadline, now: datetime) -> str:
     return str(deadline.status)
 
 
+def enter_state(
+    uow: UnitOfWork, case: Case, new_state: str, now: datetime,
+    final_states: Sequence[str] = ("closed",),
+) -> dict[str, list[str]]:
+    """`on_state_entered` with the province's rules and calendar (cached per Database)."""
+    session, settings = uow.session, uow.settings
+    province = case.province_code
+    rules = uow.cache.get(("rules", case.workflow, province),
+                          lambda: rules_for(session, case.workflow, province))
+    return on_state_entered(
+        session, case, new_state, now, rules,
+        lambda: uow.cache.get(("calendar", province), lambda: load_calendar(
+            session, province, settings.timezone, settings.office_close)),
+        final_states,
+    )
+
+
 def on_state_entered(
     session: Session,
     case: Case,
     new_state: str,
     now: datetime,
     rules: Sequence[DeadlineRule],
-    calendar: WorkingCalendar,
+    calendar: Callable[[], WorkingCalendar],
     final_states: Sequence[str] = ("closed",),
 ) -> dict[str, list[str]]:
     """Meet, cancel and open the case's deadlines for its entry into `new_state`.
@@ -74,7 +92,8 @@ def on_state_entered(
     """
     by_name = {rule.name: rule for rule in rules}
     changes: dict[str, list[str]] = {"met": [], "cancelled": [], "opened": []}
-    existing = list(session.scalars(sa.select(Deadline).where(Deadline.case_id == case.id)))
+    with session.no_autoflush:  # the case's own changes are flushed once, later
+        existing = list(session.scalars(sa.select(Deadline).where(Deadline.case_id == case.id)))
     for deadline in existing:
         if deadline.status != DeadlineStatus.OPEN:
             continue
@@ -104,7 +123,7 @@ def on_state_entered(
             step=rule.step,
             cycle=case.cycle,
             anchor_at=anchor_at,
-            due_at=compute_due(rule, anchor_at, case.risk_level, calendar),
+            due_at=compute_due(rule, anchor_at, case.risk_level, calendar()),
             duration=rule.duration_for(case.risk_level),
             unit=str(rule.unit),
             legal_source=rule.legal_source,

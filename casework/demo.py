@@ -182,7 +182,7 @@ def _create_cases(db: Database, rng: random.Random, now: datetime, count: int,
                 event, data = _event_data(step, when, rng)
                 role = db_role(event)
                 actor = actors[role + suffix] if role in ("officer", "chair") else actors[role]
-                apply_event(uow.session, uow.settings, case, actor, event, data, when)
+                apply_event(uow, case, actor, event, data, when)
                 when += span * rng.uniform(0.3, 1.0)
             uow.commit()
         made[target] += 1

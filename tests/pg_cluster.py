@@ -62,7 +62,9 @@ class PostgresCluster:
             return ["runuser", "-u", self.runas, "--", *args]
         return list(args)
 
-    def start(self) -> PostgresCluster:
+    def start(self, durable: bool = False) -> PostgresCluster:
+        """Start the server. Tests run with fsync off; `durable=True` keeps PostgreSQL's
+        crash-safe defaults (for benchmarks that compare with production behaviour)."""
         self.sockdir.mkdir(parents=True)
         if self.runas:
             entry = pwd.getpwnam(self.runas)
@@ -76,10 +78,11 @@ class PostgresCluster:
         )
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories={self.sockdir} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+            f"-c unix_socket_directories={self.sockdir} -c max_connections=200 "
             "-c shared_buffers=128MB"
         )
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", options,
                       "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"),

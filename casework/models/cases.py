@@ -104,6 +104,8 @@ class Case(Base):
     #: opened or reopened the case, or the re-plan decision).
     clock_started_at: Mapped[datetime]
     cycle: Mapped[int] = mapped_column(default=1)
+    #: Sequence number of the last history row (CaseTransition.seq).
+    last_seq: Mapped[int] = mapped_column(default=0)
     state_entered_at: Mapped[datetime]
     overdue: Mapped[bool] = mapped_column(default=False)
     #: Form data the guards need: Mẫu 02 (initial), Mẫu 03 (specific assessment),

@@ -12,16 +12,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from casework import audit, scope
-from casework.calendar import load_calendar
 from casework.clock import utcnow
-from casework.db import Database, Settings
-from casework.deadlines import deadline_status, on_state_entered, rules_for
+from casework.db import Database, UnitOfWork
+from casework.deadlines import deadline_status, enter_state
 from casework.errors import Conflict, EventNotAllowed, NotFound, ValidationError
 from casework.models import (
     AdministrativeUnit,
     Agency,
     Case,
     CaseTransition,
+    Child,
     Deadline,
     PlanTask,
     Role,
@@ -53,12 +53,25 @@ def load_case(session: Session, actor: User, case_id: int, for_update: bool = Fa
     return case
 
 
+def _username(session: Session, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    return user.username if user else None
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def case_view(session: Session, case: Case, actor: User, now: datetime) -> dict[str, Any]:
-    """What `actor` may see of a case, as plain data (the API's JSON)."""
+def case_view(
+    session: Session, case: Case, actor: User, now: datetime, full: bool = True
+) -> dict[str, Any]:
+    """What `actor` may see of a case, as plain data (the API's JSON).
+
+    `full=False` (the answer to an event) leaves out the child and the history: the caller
+    already has them, and a read of the child's identity must be an audited read.
+    """
     definition = get_workflow(case.workflow)
     unit = session.get(AdministrativeUnit, case.unit_id)
     deadlines = session.scalars(
@@ -78,7 +91,7 @@ def case_view(session: Session, case: Case, actor: User, now: datetime) -> dict[
         "province_code": case.province_code,
         "risk_level": case.risk_level,
         "overdue": case.overdue,
-        "assignee": case.assignee.username if case.assignee else None,
+        "assignee": _username(session, case.assignee_id),
         "received_at": _iso(case.received_at),
         "state_entered_at": _iso(case.state_entered_at),
         "deadlines": [
@@ -105,7 +118,10 @@ def case_view(session: Session, case: Case, actor: User, now: datetime) -> dict[
         ],
         "available_events": available_events(definition, case.state, actor.role),
     }
-    child = case.child
+    if not full:
+        return view
+    child = session.get(Child, case.child_id)
+    assert child is not None
     if scope.sees_identity(actor):
         view["child"] = {
             "full_name": child.full_name,
@@ -125,12 +141,13 @@ def case_view(session: Session, case: Case, actor: User, now: datetime) -> dict[
                 "event": t.event,
                 "from": t.from_state,
                 "to": t.to_state,
-                "actor": t.actor.username if t.actor else "system",
+                "actor": username or "system",
                 "at": _iso(t.occurred_at),
                 "reason": t.reason,
             }
-            for t in session.scalars(
-                sa.select(CaseTransition)
+            for t, username in session.execute(
+                sa.select(CaseTransition, User.username)
+                .outerjoin(User, CaseTransition.actor_id == User.id)
                 .where(CaseTransition.case_id == case.id)
                 .order_by(CaseTransition.seq)
             )
@@ -160,16 +177,20 @@ def list_cases(
     """Cases in the actor's scope, newest first, without the child's identity."""
     now = now or utcnow()
     with db.uow(readonly=True) as uow:
-        statement = sa.select(Case).where(scope.case_filter(actor))
+        statement = (
+            sa.select(Case, User.username)
+            .outerjoin(User, Case.assignee_id == User.id)
+            .where(scope.case_filter(actor))
+        )
         if state:
             statement = statement.where(Case.state == state)
         statement = statement.order_by(Case.received_at.desc(), Case.id.desc())
-        rows = uow.session.scalars(statement.limit(limit).offset(offset)).all()
+        rows = uow.session.execute(statement.limit(limit).offset(offset)).all()
         next_due = {
             case_id: due
             for case_id, due in uow.session.execute(
                 sa.select(Deadline.case_id, sa.func.min(Deadline.due_at))
-                .where(Deadline.case_id.in_([c.id for c in rows]), Deadline.status == "open")
+                .where(Deadline.case_id.in_([c.id for c, _ in rows]), Deadline.status == "open")
                 .group_by(Deadline.case_id)
             )
         }
@@ -182,9 +203,9 @@ def list_cases(
                 "received_at": _iso(c.received_at),
                 "next_due_at": _iso(next_due.get(c.id)),
                 "overdue": bool(next_due.get(c.id) and next_due[c.id] < now),
-                "assignee": c.assignee.username if c.assignee else None,
+                "assignee": assignee,
             }
-            for c in rows
+            for c, assignee in rows
         ]
 
 
@@ -328,8 +349,7 @@ EFFECTS: dict[str, Callable[[EventContext], None]] = {
 
 
 def apply_event(
-    session: Session,
-    settings: Settings,
+    uow: UnitOfWork,
     case: Case,
     actor: User | None,
     event: str,
@@ -339,6 +359,7 @@ def apply_event(
 ) -> Fired:
     """Fire `event` on `case` inside the caller's transaction: state, facts, deadlines,
     history and the audit event together. Role checks are the caller's."""
+    session, settings = uow.session, uow.settings
     definition = get_workflow(case.workflow)
     snapshot = CaseSnapshot(
         state=case.state, risk_level=case.risk_level, facts=dict(case.facts), now=now
@@ -364,10 +385,7 @@ def apply_event(
     case.state = fired.to_state
     case.state_entered_at = now
     case.updated_at = now
-    rules = rules_for(session, case.workflow, case.province_code)
-    calendar = load_calendar(session, case.province_code, settings.timezone, settings.office_close)
-    changes = on_state_entered(session, case, fired.to_state, now, rules, calendar,
-                               final_states=definition.final)
+    changes = enter_state(uow, case, fired.to_state, now, final_states=definition.final)
     record_history(session, case, actor, event, fired.from_state, fired.to_state, fired.data, now)
     after = {"state": case.state, "risk_level": case.risk_level,
              "assignee_id": case.assignee_id, "unit_id": case.unit_id}
@@ -388,12 +406,10 @@ def record_history(
     session: Session, case: Case, actor: User | None, event: str, from_state: str | None,
     to_state: str, data: dict[str, Any], now: datetime,
 ) -> None:
-    last = session.scalar(
-        sa.select(sa.func.max(CaseTransition.seq)).where(CaseTransition.case_id == case.id)
-    )
+    case.last_seq += 1  # the case row is locked (or new): no one else numbers its history
     session.add(
         CaseTransition(
-            case_id=case.id, seq=(last or 0) + 1, event=event, from_state=from_state,
+            case_id=case.id, seq=case.last_seq, event=event, from_state=from_state,
             to_state=to_state, actor_id=actor.id if actor else None, occurred_at=now,
             reason=str(data.get("reason", "")), data=audit.json_safe(data),
         )
@@ -438,12 +454,12 @@ def fire_event(
                 {"event": f"unknown event {event!r} (known: {', '.join(definition.events)})"}
             )
         scope.check_may_fire(actor, definition.events[event])
-        apply_event(session, uow.settings, case, actor, event, data, now)
+        apply_event(uow, case, actor, event, data, now)
         try:
             session.flush()
         except StaleDataError:
             raise Conflict(f"case {case_id} was changed by someone else: reload it") from None
-        view = case_view(session, case, actor, now)
+        view = case_view(session, case, actor, now, full=False)
         uow.commit()
     return view
 
@@ -472,6 +488,6 @@ def assign(
             session.flush()
         except StaleDataError:
             raise Conflict(f"case {case_id} was changed by someone else: reload it") from None
-        view = case_view(session, case, actor, now)
+        view = case_view(session, case, actor, now, full=False)
         uow.commit()
     return view

@@ -12,10 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from casework import audit
-from casework.calendar import load_calendar
 from casework.clock import utcnow
-from casework.db import Database
-from casework.deadlines import on_state_entered, rules_for
+from casework.db import Database, UnitOfWork
+from casework.deadlines import enter_state
 from casework.errors import ValidationError
 from casework.models import AdministrativeUnit, Case, Child, Report, ReportKind, Role, User
 from casework.services.cases import apply_event, case_view, record_history
@@ -246,7 +245,7 @@ def record_report(
         assert incident is not None
         existing = _find_existing_case(session, child_data, residence, incident)
         if existing is not None:
-            result = _link(session, uow.settings, actor, report, existing, now)
+            result = _link(uow, actor, report, existing, now)
             uow.commit()
             return result
         child = _new_child(child_data, residence, now)
@@ -271,11 +270,7 @@ def record_report(
         session.flush()
         case.reference = f"{incident.province_code}-{report.received_at.year}-{case.id:06d}"
         report.case_id = case.id
-        settings = uow.settings
-        rules = rules_for(session, case.workflow, case.province_code)
-        calendar = load_calendar(session, case.province_code, settings.timezone,
-                                 settings.office_close)
-        changes = on_state_entered(session, case, "received", now, rules, calendar)
+        changes = enter_state(uow, case, "received", now)
         record_history(session, case, actor, "receive", None, "received",
                        {"report_id": report.id}, now)
         audit.record(session, key, actor=actor, action="case.created", now=now,
@@ -283,7 +278,7 @@ def record_report(
                      summary={"report_id": report.id, "after": {"state": "received"},
                               "deadlines": changes})
         if data.get("auto_transfer", True):
-            apply_event(session, settings, case, actor, "transfer", {}, now)
+            apply_event(uow, case, actor, "transfer", {}, now)
         session.flush()
         view = case_view(session, case, actor, now)
         uow.commit()
@@ -305,10 +300,9 @@ def _new_child(data: dict[str, Any], residence: AdministrativeUnit | None, now: 
     )
 
 
-def _link(
-    session: Session, settings: Any, actor: User, report: Report, case: Case, now: datetime
-) -> IntakeResult:
+def _link(uow: UnitOfWork, actor: User, report: Report, case: Case, now: datetime) -> IntakeResult:
     """A repeat report: linked to the child's case, never a second case (domain.md §2)."""
+    session, settings = uow.session, uow.settings
     report.case_id = case.id
     report.child_id = case.child_id
     report.linked_to_existing = True
@@ -316,7 +310,7 @@ def _link(
     reopened = False
     if case.state == "closed":
         # A new report on a closed case reopens it; the system acts for the intake point.
-        apply_event(session, settings, case, None, "reopen",
+        apply_event(uow, case, None, "reopen",
                     {"reason": f"new report {report.id}"}, now, clock_anchor=report.received_at)
         reopened = True
     audit.record(session, settings.audit_key, actor=actor, action="case.report_linked", now=now,

@@ -54,7 +54,9 @@ def test_emergency_branch_needs_the_chairs_decision(db, people) -> None:
         step(db, people, view["id"], "decide_emergency", LATER, actor="officer")
     view = step(db, people, view["id"], "decide_emergency", LATER)
     assert view["state"] == "specific_assessment"
-    assert view["facts"]["emergency_decision"]["by"] == people["chair"].id
+    assert "child" not in view and "history" not in view  # an event's answer is lean
+    full = get_case(db, people["chair"], view["id"], now=LATER)
+    assert full["facts"]["emergency_decision"]["by"] == people["chair"].id
 
 
 def test_mark_unfounded_closes_from_initial_assessment(db, people) -> None:
