@@ -52,7 +52,18 @@ class Config:
     OFFICE_CLOSE: str = os.environ.get("CASEWORK_OFFICE_CLOSE", "17:00")
     BABEL_DEFAULT_LOCALE: str = os.environ.get("CASEWORK_DEFAULT_LOCALE", "vi")
     LANGUAGES: tuple[str, ...] = ("vi", "en")
+    #: Start one in-process scheduler (sweep + mail) in the web server. Leave off when
+    #: `casework worker` runs; either way only one process per server runs it.
     SCHEDULER: bool = _env_bool("CASEWORK_SCHEDULER", False)
+    SWEEP_INTERVAL_SECONDS: int = int(os.environ.get("CASEWORK_SWEEP_INTERVAL", "60"))
+    #: Links in notifications point here.
+    BASE_URL: str = os.environ.get("CASEWORK_BASE_URL", "http://127.0.0.1:5000")
+    SMTP_HOST: str = os.environ.get("CASEWORK_SMTP_HOST", "")
+    SMTP_PORT: int = int(os.environ.get("CASEWORK_SMTP_PORT", "25"))
+    SMTP_USERNAME: str = os.environ.get("CASEWORK_SMTP_USERNAME", "")
+    SMTP_PASSWORD: str = os.environ.get("CASEWORK_SMTP_PASSWORD", "")
+    SMTP_STARTTLS: bool = _env_bool("CASEWORK_SMTP_STARTTLS", False)
+    MAIL_FROM: str = os.environ.get("CASEWORK_MAIL_FROM", "casework@localhost")
     WTF_CSRF_ENABLED: bool = True
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"

@@ -174,7 +174,9 @@ def verify(session: Session, key: bytes) -> VerifyResult:
     digest = hashlib.sha256()
 
     def fail(problem: str, event: AuditEvent | None = None) -> VerifyResult:
-        return VerifyResult(False, count, "", len(chains_seen), problem, event.id if event else None)
+        return VerifyResult(
+            False, count, "", len(chains_seen), problem, event.id if event else None
+        )
 
     chain: str | None = None
     expected_seq, prev_hash, last = 1, GENESIS, None
@@ -193,7 +195,9 @@ def verify(session: Session, key: bytes) -> VerifyResult:
                 f"(the chain head records seq {head.seq})"
             )
         if head.seq < last_seq or head.head_hash != prev_hash:
-            return f"chain {chain}: events after seq {head.seq} were inserted (not in the chain head)"
+            return (
+                f"chain {chain}: events after seq {head.seq} were inserted (not in the chain head)"
+            )
         return None
 
     def judge_last(event: AuditEvent) -> VerifyResult:
@@ -257,9 +261,10 @@ def verify(session: Session, key: bytes) -> VerifyResult:
 def _verify_seals(session: Session, key: bytes) -> str | None:
     prev_hash = GENESIS
     for sealed in session.scalars(sa.select(AuditSeal).order_by(AuditSeal.id)):
-        if sealed.prev_hash != prev_hash or _seal_hash(
-            key, sealed.sealed_at, sealed.heads, sealed.prev_hash
-        ) != sealed.hash:
+        if (
+            sealed.prev_hash != prev_hash
+            or _seal_hash(key, sealed.sealed_at, sealed.heads, sealed.prev_hash) != sealed.hash
+        ):
             return f"seal {sealed.id} was changed, removed or inserted"
         for chain, head in sealed.heads.items():
             if head["seq"] == 0:

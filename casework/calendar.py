@@ -74,7 +74,9 @@ def load_calendar(
     rows: list[CalendarDay] = []
     if province_code:
         rows = list(
-            session.scalars(sa.select(CalendarDay).where(CalendarDay.province_code == province_code))
+            session.scalars(
+                sa.select(CalendarDay).where(CalendarDay.province_code == province_code)
+            )
         )
     return WorkingCalendar(
         days_off=[row.day for row in rows if row.kind == CalendarDayKind.OFF],

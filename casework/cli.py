@@ -13,8 +13,15 @@ from casework.db import Database, Settings
 from casework.errors import CaseworkError, ValidationError
 
 #: Service field names → the CLI option a user typed.
-OPTION_NAMES = {"unit": "--unit", "agency": "--agency", "role": "--role", "password": "password",
-                "username": "USERNAME", "locale": "--locale"}
+OPTION_NAMES = {
+    "unit": "--unit",
+    "days": "--days",
+    "agency": "--agency",
+    "role": "--role",
+    "password": "password",
+    "username": "USERNAME",
+    "locale": "--locale",
+}
 
 
 class CliContext:
@@ -51,8 +58,12 @@ def _fail(error: CaseworkError) -> None:
 
 
 @click.group()
-@click.option("--database-url", envvar="CASEWORK_DATABASE_URL", default=None,
-              help="SQLAlchemy URL (default: SQLite in instance/).")
+@click.option(
+    "--database-url",
+    envvar="CASEWORK_DATABASE_URL",
+    default=None,
+    help="SQLAlchemy URL (default: SQLite in instance/).",
+)
 @click.option("--audit-key", envvar="CASEWORK_AUDIT_KEY", default=None, hidden=True)
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None, audit_key: str | None) -> None:
@@ -121,20 +132,34 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", required=True,
-              type=click.Choice(["intake", "officer", "chair", "province", "agency", "admin"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["intake", "officer", "chair", "province", "agency", "admin"]),
+)
 @click.option("--unit", "unit_code", default=None, help="Official unit code (commune: 5 digits).")
-@click.option("--agency", "agency_kind", default=None,
-              type=click.Choice(["police", "health", "education", "justice", "social_services",
-                                 "other"]))
+@click.option(
+    "--agency",
+    "agency_kind",
+    default=None,
+    type=click.Choice(["police", "health", "education", "justice", "social_services", "other"]),
+)
 @click.option("--full-name", default="")
 @click.option("--email", default="")
 @click.option("--locale", default="vi", type=click.Choice(["vi", "en"]))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.pass_obj
-def users_create(obj: CliContext, username: str, role: str, unit_code: str | None,
-                 agency_kind: str | None, full_name: str, email: str, locale: str,
-                 password_stdin: bool) -> None:
+def users_create(
+    obj: CliContext,
+    username: str,
+    role: str,
+    unit_code: str | None,
+    agency_kind: str | None,
+    full_name: str,
+    email: str,
+    locale: str,
+    password_stdin: bool,
+) -> None:
     """Create a user."""
     from casework.services.users import create_user
 
@@ -142,9 +167,17 @@ def users_create(obj: CliContext, username: str, role: str, unit_code: str | Non
         raise click.UsageError("give the password on standard input with --password-stdin")
     password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = create_user(obj.db, username, role, password, unit_code=unit_code,
-                           agency_kind=agency_kind, full_name=full_name, email=email,
-                           locale=locale)
+        user = create_user(
+            obj.db,
+            username,
+            role,
+            password,
+            unit_code=unit_code,
+            agency_kind=agency_kind,
+            full_name=full_name,
+            email=email,
+            locale=locale,
+        )
     except CaseworkError as error:
         _fail(error)
         return
@@ -184,8 +217,9 @@ def workflow_show(name: str) -> None:
     from workflows.engine import WORKFLOWS, describe
 
     if name not in WORKFLOWS:
-        raise click.BadParameter(f"unknown workflow (known: {', '.join(WORKFLOWS)})",
-                                 param_hint="NAME")
+        raise click.BadParameter(
+            f"unknown workflow (known: {', '.join(WORKFLOWS)})", param_hint="NAME"
+        )
     click.echo(describe(WORKFLOWS[name]))
 
 
@@ -196,8 +230,9 @@ def workflow_diagram(name: str) -> None:
     from workflows.engine import WORKFLOWS, mermaid
 
     if name not in WORKFLOWS:
-        raise click.BadParameter(f"unknown workflow (known: {', '.join(WORKFLOWS)})",
-                                 param_hint="NAME")
+        raise click.BadParameter(
+            f"unknown workflow (known: {', '.join(WORKFLOWS)})", param_hint="NAME"
+        )
     click.echo(mermaid(WORKFLOWS[name]))
 
 
@@ -237,12 +272,129 @@ def audit_seal(obj: CliContext) -> None:
         click.echo(f"seal {row.id}: {len(row.heads)} chain(s), hash {row.hash}")
 
 
+# --- deadlines: sweep, worker, forecast ------------------------------------------------------
+
+
+def _parse_now(value: str | None) -> Any:
+    from casework.clock import parse_iso, utcnow
+
+    if value is None:
+        return utcnow()
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise click.BadParameter(
+            "an ISO 8601 date-time, e.g. 2027-02-03T09:00:00+07:00", param_hint="--now"
+        ) from None
+
+
+def smtp_settings() -> Any:
+    from casework.notify import SmtpSettings
+    from config import Config
+
+    return SmtpSettings(
+        host=Config.SMTP_HOST,
+        port=Config.SMTP_PORT,
+        username=Config.SMTP_USERNAME,
+        password=Config.SMTP_PASSWORD,
+        starttls=Config.SMTP_STARTTLS,
+        sender=Config.MAIL_FROM,
+    )
+
+
+@main.command()
+@click.option("--now", default=None, help="Sweep as of this ISO 8601 time (default: now).")
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_obj
+def sweep(obj: CliContext, now: str | None, batch_size: int) -> None:
+    """Fire every escalation rung that is due, once; print a JSON summary."""
+    from casework.deadlines import sweep as run_sweep
+
+    counts = run_sweep(obj.db, _parse_now(now), batch_size=batch_size)
+    summary = {"reminded": 0, "overdue": 0, "escalated": 0, "notified": 0, **counts}
+    click.echo(json.dumps(summary, sort_keys=True))
+
+
+@main.command()
+@click.option(
+    "--interval",
+    default=None,
+    type=click.IntRange(1, 86_400),
+    help="Seconds between ticks (default: CASEWORK_SWEEP_INTERVAL or 60).",
+)
+@click.pass_obj
+def worker(obj: CliContext, interval: int | None) -> None:
+    """Run the sweep, mail delivery and audit sealing forever (APScheduler)."""
+    from casework.scheduler import run_blocking
+    from config import Config
+
+    run_blocking(
+        obj.db,
+        smtp_settings(),
+        interval or Config.SWEEP_INTERVAL_SECONDS,
+        echo=lambda text: click.echo(text, err=True),
+    )
+
+
+@main.group()
+def mail() -> None:
+    """Outgoing mail."""
+
+
+@mail.command("deliver")
+@click.pass_obj
+def mail_deliver(obj: CliContext) -> None:
+    """Send the pending mail once; print a JSON summary."""
+    from casework.clock import utcnow
+    from casework.notify import deliver
+
+    click.echo(json.dumps(deliver(obj.db, smtp_settings(), utcnow()), sort_keys=True))
+
+
+@main.group()
+def deadlines() -> None:
+    """Statutory clocks."""
+
+
+@deadlines.command("upcoming")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(0, 366))
+@click.option("--unit", "unit_code", default=None, help="A commune or province code.")
+@click.option("--now", default=None, help="As of this ISO 8601 time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def deadlines_upcoming(
+    obj: CliContext, days: int, unit_code: str | None, now: str | None, as_json: bool
+) -> None:
+    """What becomes overdue in the next N days, by unit, assignee and step."""
+    from casework.services.forecast import upcoming
+
+    try:
+        groups = upcoming(obj.db, days=days, unit_code=unit_code, now=_parse_now(now))
+    except CaseworkError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps(groups, ensure_ascii=False, indent=1))
+        return
+    if not groups:
+        click.echo(f"Nothing falls due in the next {days} day(s).")
+        return
+    click.echo(f"{'unit':<28} {'assignee':<16} {'step':<22} {'open':>5} {'overdue':>8}  first due")
+    for group in groups:
+        click.echo(
+            f"{(group['unit_code'] + ' ' + group['unit_name'])[:28]:<28} "
+            f"{(group['assignee'] or '-')[:16]:<16} {group['step'][:22]:<22} "
+            f"{group['count']:>5} {group['overdue']:>8}  {group['first_due_at']}"
+        )
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 
 @main.command()
-@click.option("--cases", "case_count", default=300, show_default=True,
-              type=click.IntRange(1, 100_000))
+@click.option(
+    "--cases", "case_count", default=300, show_default=True, type=click.IntRange(1, 100_000)
+)
 @click.option("--province", default="48", show_default=True, help="Province code.")
 @click.option("--password", default="demo-password-2026", show_default=True)
 @click.option("--seed", default=56, show_default=True, type=int)
@@ -252,13 +404,19 @@ def demo(obj: CliContext, case_count: int, province: str, password: str, seed: i
     from casework.demo import load_demo
 
     try:
-        summary = load_demo(obj.db, province, case_count, password, seed,
-                            echo=lambda text: click.echo(text, err=True))
+        summary = load_demo(
+            obj.db,
+            province,
+            case_count,
+            password,
+            seed,
+            echo=lambda text: click.echo(text, err=True),
+        )
     except CaseworkError as error:
         _fail(error)
         return
     click.echo(json.dumps(summary["states"], ensure_ascii=False))
-    click.echo("Logins (password: %s):" % password)
+    click.echo(f"Logins (password: {password}):")
     for username, role in summary["users"]:
         click.echo(f"  {username:<24} {role}")
 
@@ -273,8 +431,19 @@ def serve(obj: CliContext, host: str, port: int, workers: int) -> None:
     import os
 
     os.environ["CASEWORK_DATABASE_URL"] = obj.url
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-                                "--workers", str(workers), "web:create_app()"])
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "web:create_app()",
+        ],
+    )
 
 
 def run() -> Any:  # pragma: no cover

@@ -35,6 +35,7 @@ class Settings:
             audit_key=str(config.AUDIT_KEY).encode(),
             timezone=str(config.TIMEZONE),
             office_close=time(hours, minutes),
+            extra={"base_url": str(getattr(config, "BASE_URL", ""))},
         )
 
 

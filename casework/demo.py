@@ -39,29 +39,64 @@ PATHS: dict[str, list[str]] = {
     "plan_drafting": ["accept", "assess", "complete_assessment"],
     "plan_approval": ["accept", "assess", "complete_assessment", "submit_plan"],
     "implementing": ["accept", "assess", "complete_assessment", "submit_plan", "approve_plan"],
-    "reviewing": ["accept", "assess", "complete_assessment", "submit_plan", "approve_plan",
-                  "start_review"],
-    "closed": ["accept", "assess", "complete_assessment", "submit_plan", "approve_plan",
-               "start_review", "close"],
+    "reviewing": [
+        "accept",
+        "assess",
+        "complete_assessment",
+        "submit_plan",
+        "approve_plan",
+        "start_review",
+    ],
+    "closed": [
+        "accept",
+        "assess",
+        "complete_assessment",
+        "submit_plan",
+        "approve_plan",
+        "start_review",
+        "close",
+    ],
 }
 
 
 def _event_data(step: str, when: datetime, rng: random.Random) -> tuple[str, dict[str, Any]]:
     due = (when + timedelta(days=rng.randint(7, 45))).date().isoformat()
     if step == "assess_serious":
-        return "assess", {"verified": True, "risk_level": "serious",
-                          "findings": "Trẻ bị thương tích nghiêm trọng, cần bảo vệ khẩn cấp."}
+        return "assess", {
+            "verified": True,
+            "risk_level": "serious",
+            "findings": "Trẻ bị thương tích nghiêm trọng, cần bảo vệ khẩn cấp.",
+        }
     data: dict[str, dict[str, Any]] = {
         "accept": {},
-        "assess": {"verified": True, "risk_level": rng.choice(["low", "medium", "high"]),
-                   "findings": "Đã xác minh thông tin với gia đình và nhà trường."},
-        "complete_assessment": {"needs": "Hỗ trợ tâm lý, theo dõi học tập.",
-                                "meeting_minutes": "Biên bản họp ngày " + when.date().isoformat()},
-        "submit_plan": {"measures": [
-            {"agency_kind": "health", "action": "Khám sức khỏe và tư vấn tâm lý", "due_date": due},
-            {"agency_kind": "education", "action": "Hỗ trợ học tập tại trường", "due_date": due},
-            {"agency_kind": "police", "action": "Xác minh, xử lý người vi phạm", "due_date": due},
-        ]},
+        "assess": {
+            "verified": True,
+            "risk_level": rng.choice(["low", "medium", "high"]),
+            "findings": "Đã xác minh thông tin với gia đình và nhà trường.",
+        },
+        "complete_assessment": {
+            "needs": "Hỗ trợ tâm lý, theo dõi học tập.",
+            "meeting_minutes": "Biên bản họp ngày " + when.date().isoformat(),
+        },
+        "submit_plan": {
+            "measures": [
+                {
+                    "agency_kind": "health",
+                    "action": "Khám sức khỏe và tư vấn tâm lý",
+                    "due_date": due,
+                },
+                {
+                    "agency_kind": "education",
+                    "action": "Hỗ trợ học tập tại trường",
+                    "due_date": due,
+                },
+                {
+                    "agency_kind": "police",
+                    "action": "Xác minh, xử lý người vi phạm",
+                    "due_date": due,
+                },
+            ]
+        },
         "decide_emergency": {"measures": "Đưa trẻ đến nơi an toàn, chăm sóc thay thế tạm thời"},
         "approve_plan": {},
         "start_review": {},
@@ -75,19 +110,37 @@ def _child_name(rng: random.Random, sex: str) -> str:
     return f"{rng.choice(FAMILY)} {rng.choice(middle)} {rng.choice(given)}"
 
 
-def ensure_user(db: Database, username: str, role: str, password: str, unit: str | None,
-                agency: str | None = None) -> None:
+def ensure_user(
+    db: Database,
+    username: str,
+    role: str,
+    password: str,
+    unit: str | None,
+    agency: str | None = None,
+) -> None:
     try:
-        create_user(db, username, role, password, unit_code=unit, agency_kind=agency,
-                    full_name=username.replace(".", " ").title())
+        create_user(
+            db,
+            username,
+            role,
+            password,
+            unit_code=unit,
+            agency_kind=agency,
+            full_name=username.replace(".", " ").title(),
+        )
     except ValidationError as error:
         if "already taken" not in error.message:
             raise
 
 
 def load_demo(
-    db: Database, province_code: str, case_count: int, password: str, seed: int,
-    echo: Callable[[str], None] = print, now: datetime | None = None,
+    db: Database,
+    province_code: str,
+    case_count: int,
+    password: str,
+    seed: int,
+    echo: Callable[[str], None] = print,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     now = now or utcnow()
@@ -100,11 +153,14 @@ def load_demo(
         province = find_unit(uow.session, province_code, level="province")
         if province is None:
             raise ValidationError({"--province": f"no province has code {province_code!r}"})
-        communes = list(uow.session.scalars(
-            sa.select(AdministrativeUnit.code)
-            .where(AdministrativeUnit.parent_id == province.id)
-            .order_by(AdministrativeUnit.code).limit(2)
-        ))
+        communes = list(
+            uow.session.scalars(
+                sa.select(AdministrativeUnit.code)
+                .where(AdministrativeUnit.parent_id == province.id)
+                .order_by(AdministrativeUnit.code)
+                .limit(2)
+            )
+        )
     home, other = communes[0], communes[1]
     users = [
         ("intake.111", "intake", None, None),
@@ -130,15 +186,19 @@ def load_demo(
         echo(f"Creating {case_count} cases through the workflow ...")
         _create_cases(db, rng, now, case_count, [home, other])
     with db.uow(readonly=True) as uow:
-        states = dict(uow.session.execute(
-            sa.select(Case.state, sa.func.count(Case.id))
-            .where(Case.province_code == province_code).group_by(Case.state)
-        ).all())
+        states = dict(
+            uow.session.execute(
+                sa.select(Case.state, sa.func.count(Case.id))
+                .where(Case.province_code == province_code)
+                .group_by(Case.state)
+            ).all()
+        )
     return {"states": states, "users": [(u[0], u[1]) for u in users]}
 
 
-def _create_cases(db: Database, rng: random.Random, now: datetime, count: int,
-                  communes: list[str]) -> None:
+def _create_cases(
+    db: Database, rng: random.Random, now: datetime, count: int, communes: list[str]
+) -> None:
     targets = list(PATHS)
     with db.uow(readonly=True) as uow:
         actors = {u.username: u for u in uow.session.scalars(sa.select(User))}
@@ -151,7 +211,7 @@ def _create_cases(db: Database, rng: random.Random, now: datetime, count: int,
         path = list(PATHS[target])
         if "assess" in path and rng.random() < 0.2:
             at = path.index("assess")
-            path[at:at + 1] = ["assess_serious", "decide_emergency"]
+            path[at : at + 1] = ["assess_serious", "decide_emergency"]
         if target in ("initial_assessment", "received", "transferred"):
             received = now - timedelta(hours=rng.uniform(0.5, 20))
         sex = rng.choice(["female", "male"])
@@ -160,9 +220,13 @@ def _create_cases(db: Database, rng: random.Random, now: datetime, count: int,
             "channel": rng.choice(CHANNELS),
             "received_at": received.isoformat(),
             "reporter": {"relation": rng.choice(["neighbour", "teacher", "relative"])},
-            "child": {"full_name": _child_name(rng, sex), "sex": sex,
-                      "age_years": rng.randint(2, 15), "unit_code": commune,
-                      "address": f"Tổ {rng.randint(1, 30)}"},
+            "child": {
+                "full_name": _child_name(rng, sex),
+                "sex": sex,
+                "age_years": rng.randint(2, 15),
+                "unit_code": commune,
+                "address": f"Tổ {rng.randint(1, 30)}",
+            },
             "incident_unit_code": commune,
             "abuse_types": [rng.choice(ABUSE_TYPES)],
             "environment": rng.choice(ENVIRONMENTS),

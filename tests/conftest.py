@@ -79,8 +79,9 @@ def _database_url(backend: str, request: pytest.FixtureRequest, name: str = "cas
             import psycopg
 
             base = sa.make_url(os.environ["CASEWORK_TEST_PG_URL"])
-            with psycopg.connect(base.set(drivername="postgresql").render_as_string(False),
-                                 autocommit=True) as conn:
+            with psycopg.connect(
+                base.set(drivername="postgresql").render_as_string(False), autocommit=True
+            ) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
                 conn.execute(f'CREATE DATABASE "{name}"')
             url = base.set(database=name).render_as_string(False)
@@ -128,8 +129,13 @@ def db(empty_db: Database) -> Database:
         ids: dict[str, int] = {}
         for code, name, level, parent, province, valid_from, valid_to in UNITS:
             unit = AdministrativeUnit(
-                code=code, name=name, level=level, parent_id=ids.get(parent) if parent else None,
-                province_code=province, valid_from=valid_from, valid_to=valid_to,
+                code=code,
+                name=name,
+                level=level,
+                parent_id=ids.get(parent) if parent else None,
+                province_code=province,
+                valid_from=valid_from,
+                valid_to=valid_to,
             )
             uow.session.add(unit)
             uow.session.flush()
@@ -145,8 +151,9 @@ class People:
         self.db = db
         self._users: dict[str, User] = {}
 
-    def make(self, username: str, role: str, unit: str | None = None,
-             agency: str | None = None) -> User:
+    def make(
+        self, username: str, role: str, unit: str | None = None, agency: str | None = None
+    ) -> User:
         user = create_user(self.db, username, role, PASSWORD, unit_code=unit, agency_kind=agency)
         self._users[username] = user
         return user
@@ -179,8 +186,13 @@ def report_payload(**overrides: Any) -> dict[str, Any]:
         "channel": "hotline_111",
         "received_at": "2027-02-03T09:00:00+07:00",
         "reporter": {"name": "Người báo tin", "relation": "neighbour"},
-        "child": {"full_name": "Nguyễn Thị Lan", "sex": "female", "birth_date": "2018-05-01",
-                  "unit_code": HOME, "address": "Tổ 5"},
+        "child": {
+            "full_name": "Nguyễn Thị Lan",
+            "sex": "female",
+            "birth_date": "2018-05-01",
+            "unit_code": HOME,
+            "address": "Tổ 5",
+        },
         "incident_unit_code": HOME,
         "abuse_types": ["violence"],
         "environment": "family",

@@ -14,13 +14,21 @@ from tests.conftest import People, at, report_payload
 STEPS: dict[str, tuple[str, dict[str, Any]]] = {
     "accept": ("chair", {"assignee": "officer"}),
     "assess": ("officer", {"verified": True, "risk_level": "medium", "findings": "đã xác minh"}),
-    "assess_serious": ("officer", {"verified": True, "risk_level": "serious",
-                                   "findings": "thương tích nặng"}),
+    "assess_serious": (
+        "officer",
+        {"verified": True, "risk_level": "serious", "findings": "thương tích nặng"},
+    ),
     "decide_emergency": ("chair", {"measures": "cách ly tạm thời", "separation": False}),
     "complete_assessment": ("officer", {"needs": "tâm lý", "meeting_minutes": "biên bản"}),
-    "submit_plan": ("officer", {"measures": [
-        {"agency_kind": "police", "action": "điều tra", "due_date": "2027-12-31"},
-        {"agency_kind": "health", "action": "khám", "due_date": "2027-12-31"}]}),
+    "submit_plan": (
+        "officer",
+        {
+            "measures": [
+                {"agency_kind": "police", "action": "điều tra", "due_date": "2027-12-31"},
+                {"agency_kind": "health", "action": "khám", "due_date": "2027-12-31"},
+            ]
+        },
+    ),
     "approve_plan": ("chair", {}),
     "return_plan": ("chair", {"reason": "thiếu biện pháp"}),
     "start_review": ("officer", {}),
@@ -38,17 +46,31 @@ TO_STATE = {
     "plan_drafting": ["accept", "assess", "complete_assessment"],
     "plan_approval": ["accept", "assess", "complete_assessment", "submit_plan"],
     "implementing": ["accept", "assess", "complete_assessment", "submit_plan", "approve_plan"],
-    "reviewing": ["accept", "assess", "complete_assessment", "submit_plan", "approve_plan",
-                  "start_review"],
-    "closed": ["accept", "assess", "complete_assessment", "submit_plan", "approve_plan",
-               "start_review", "close"],
+    "reviewing": [
+        "accept",
+        "assess",
+        "complete_assessment",
+        "submit_plan",
+        "approve_plan",
+        "start_review",
+    ],
+    "closed": [
+        "accept",
+        "assess",
+        "complete_assessment",
+        "submit_plan",
+        "approve_plan",
+        "start_review",
+        "close",
+    ],
 }
 
 RECEIVED = "2027-02-03T09:00:00+07:00"
 
 
-def open_case(db: Database, people: People, now: datetime | None = None,
-              actor: str = "intake", **payload: Any) -> dict[str, Any]:
+def open_case(
+    db: Database, people: People, now: datetime | None = None, actor: str = "intake", **payload: Any
+) -> dict[str, Any]:
     body = report_payload(**payload)
     now = now or at(body["received_at"][:19]) + timedelta(minutes=10)
     result = record_report(db, people[actor], body, now=now)
@@ -56,13 +78,27 @@ def open_case(db: Database, people: People, now: datetime | None = None,
     return result.case
 
 
-def step(db: Database, people: People, case_id: int, name: str, now: datetime,
-         actor: str | None = None, data: dict[str, Any] | None = None) -> dict[str, Any]:
+def step(
+    db: Database,
+    people: People,
+    case_id: int,
+    name: str,
+    now: datetime,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     role_user, default_data = STEPS[name]
     event = "assess" if name == "assess_serious" else name
     version = _version(db, case_id)
-    return fire_event(db, people[actor or role_user], case_id, event, version,
-                      default_data if data is None else data, now=now)
+    return fire_event(
+        db,
+        people[actor or role_user],
+        case_id,
+        event,
+        version,
+        default_data if data is None else data,
+        now=now,
+    )
 
 
 def _version(db: Database, case_id: int) -> int:
@@ -74,8 +110,14 @@ def _version(db: Database, case_id: int) -> int:
         return case.version
 
 
-def drive(db: Database, people: People, case_id: int, steps: list[str], now: datetime,
-          spacing: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
+def drive(
+    db: Database,
+    people: People,
+    case_id: int,
+    steps: list[str],
+    now: datetime,
+    spacing: timedelta = timedelta(minutes=30),
+) -> dict[str, Any]:
     view: dict[str, Any] = {}
     for name in steps:
         now += spacing

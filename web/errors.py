@@ -41,8 +41,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
-            body = {"error": (error.name or "error").lower().replace(" ", "_"),
-                    "message": error.description}
+            body = {
+                "error": (error.name or "error").lower().replace(" ", "_"),
+                "message": error.description,
+            }
             return jsonify(body), error.code or 500
-        return render_template("error.html", status=error.code,
-                               message=error.description), error.code or 500
+        return render_template(
+            "error.html", status=error.code, message=error.description
+        ), error.code or 500

@@ -59,50 +59,100 @@ unit_code = FieldSpec("unit_code", text(8))
 EVENTS = {
     spec.name: spec
     for spec in (
-        EventSpec("transfer", by=(INTAKE, OFFICER, CHAIR, PROVINCE),
-                  fields=(FieldSpec("unit_code", text(8), required=False),),
-                  help="Pass the report to the commune where the incident happened"),
-        EventSpec("accept", by=(CHAIR, OFFICER),
-                  fields=(FieldSpec("assignee", text(80), required=False),),
-                  help="The commune takes the case and names the officer"),
-        EventSpec("assess", by=(OFFICER,),
-                  fields=(FieldSpec("verified", boolean()),
-                          FieldSpec("risk_level", choice(*RISK_LEVELS)),
-                          FieldSpec("findings", text())),
-                  help="Initial risk and harm assessment (Mẫu 02)"),
-        EventSpec("mark_unfounded", by=(OFFICER,), fields=(reason,),
-                  help="The information could not be verified: close"),
-        EventSpec("decide_emergency", by=(CHAIR,),
-                  fields=(FieldSpec("measures", text()),
-                          FieldSpec("separation", boolean(), required=False),
-                          FieldSpec("separation_until", iso_date(), required=False),
-                          FieldSpec("shelter", text(500), required=False)),
-                  help="The chairperson's emergency decision (Arts. 31–32)"),
-        EventSpec("complete_assessment", by=(OFFICER,),
-                  fields=(FieldSpec("needs", text()), FieldSpec("meeting_minutes", text())),
-                  help="Specific risk assessment and needs (Mẫu 03)"),
-        EventSpec("submit_plan", by=(OFFICER,),
-                  fields=(FieldSpec("measures", list_of(record(
-                      FieldSpec("agency_kind", choice(*AGENCY_KINDS)),
-                      FieldSpec("action", text(2000)),
-                      FieldSpec("due_date", iso_date())))),),
-                  help="Support/intervention plan (Mẫu 04)"),
+        EventSpec(
+            "transfer",
+            by=(INTAKE, OFFICER, CHAIR, PROVINCE),
+            fields=(FieldSpec("unit_code", text(8), required=False),),
+            help="Pass the report to the commune where the incident happened",
+        ),
+        EventSpec(
+            "accept",
+            by=(CHAIR, OFFICER),
+            fields=(FieldSpec("assignee", text(80), required=False),),
+            help="The commune takes the case and names the officer",
+        ),
+        EventSpec(
+            "assess",
+            by=(OFFICER,),
+            fields=(
+                FieldSpec("verified", boolean()),
+                FieldSpec("risk_level", choice(*RISK_LEVELS)),
+                FieldSpec("findings", text()),
+            ),
+            help="Initial risk and harm assessment (Mẫu 02)",
+        ),
+        EventSpec(
+            "mark_unfounded",
+            by=(OFFICER,),
+            fields=(reason,),
+            help="The information could not be verified: close",
+        ),
+        EventSpec(
+            "decide_emergency",
+            by=(CHAIR,),
+            fields=(
+                FieldSpec("measures", text()),
+                FieldSpec("separation", boolean(), required=False),
+                FieldSpec("separation_until", iso_date(), required=False),
+                FieldSpec("shelter", text(500), required=False),
+            ),
+            help="The chairperson's emergency decision (Arts. 31–32)",
+        ),
+        EventSpec(
+            "complete_assessment",
+            by=(OFFICER,),
+            fields=(FieldSpec("needs", text()), FieldSpec("meeting_minutes", text())),
+            help="Specific risk assessment and needs (Mẫu 03)",
+        ),
+        EventSpec(
+            "submit_plan",
+            by=(OFFICER,),
+            fields=(
+                FieldSpec(
+                    "measures",
+                    list_of(
+                        record(
+                            FieldSpec("agency_kind", choice(*AGENCY_KINDS)),
+                            FieldSpec("action", text(2000)),
+                            FieldSpec("due_date", iso_date()),
+                        )
+                    ),
+                ),
+            ),
+            help="Support/intervention plan (Mẫu 04)",
+        ),
         EventSpec("approve_plan", by=(CHAIR,), help="Approve the plan (Mẫu 05)"),
         EventSpec("return_plan", by=(CHAIR,), fields=(reason,), help="Send the plan back"),
         EventSpec("start_review", by=(OFFICER,), help="Review the child's situation (Art. 30)"),
-        EventSpec("close", by=(CHAIR,),
-                  fields=(FieldSpec("review", record(
-                      FieldSpec("harm", choice(*REVIEW_LEVELS)),
-                      FieldSpec("abuser_access", choice(*REVIEW_LEVELS)),
-                      FieldSpec("environment", choice(*REVIEW_LEVELS)))),
-                          FieldSpec("note", text(), required=False)),
-                  help="End the plan: the child is safe and stable (Mẫu 06)"),
-        EventSpec("replan", by=(OFFICER,), fields=(reason,),
-                  help="Still at risk: make a new plan (Art. 30(1)(c))"),
-        EventSpec("reopen", by=(OFFICER,), fields=(reason,),
-                  help="A new report on a closed case"),
-        EventSpec("transfer_out", by=(CHAIR, PROVINCE), fields=(unit_code, reason),
-                  help="The child lives elsewhere: hand over to another commune"),
+        EventSpec(
+            "close",
+            by=(CHAIR,),
+            fields=(
+                FieldSpec(
+                    "review",
+                    record(
+                        FieldSpec("harm", choice(*REVIEW_LEVELS)),
+                        FieldSpec("abuser_access", choice(*REVIEW_LEVELS)),
+                        FieldSpec("environment", choice(*REVIEW_LEVELS)),
+                    ),
+                ),
+                FieldSpec("note", text(), required=False),
+            ),
+            help="End the plan: the child is safe and stable (Mẫu 06)",
+        ),
+        EventSpec(
+            "replan",
+            by=(OFFICER,),
+            fields=(reason,),
+            help="Still at risk: make a new plan (Art. 30(1)(c))",
+        ),
+        EventSpec("reopen", by=(OFFICER,), fields=(reason,), help="A new report on a closed case"),
+        EventSpec(
+            "transfer_out",
+            by=(CHAIR, PROVINCE),
+            fields=(unit_code, reason),
+            help="The child lives elsewhere: hand over to another commune",
+        ),
     )
 }
 
@@ -128,7 +178,7 @@ def separation_needs_valid_end(case: CaseSnapshot, data: dict[str, Any]) -> str 
     until = data.get("separation_until")
     if until is None:
         return "separation_until is required when separation is decided"
-    today = (case.now.date() if case.now else date.today())
+    today = case.now.date() if case.now else date.today()
     end = date.fromisoformat(until)
     if end <= today:
         return "separation_until must be after today"
@@ -173,24 +223,55 @@ def review_recorded(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
 TRANSITIONS = (
     TransitionSpec("transfer", "received", "transferred", legal_source="NĐ 56 Art. 26(1)"),
     TransitionSpec("accept", "transferred", "initial_assessment", legal_source="Art. 26(1)"),
-    TransitionSpec("assess", "initial_assessment", "emergency_protection",
-                   when=risk_is_serious, legal_source="Art. 26(3)"),
-    TransitionSpec("assess", "initial_assessment", "specific_assessment",
-                   unless=risk_is_serious, guards=(assessment_verified_or_serious,),
-                   legal_source="Art. 26(2)"),
+    TransitionSpec(
+        "assess",
+        "initial_assessment",
+        "emergency_protection",
+        when=risk_is_serious,
+        legal_source="Art. 26(3)",
+    ),
+    TransitionSpec(
+        "assess",
+        "initial_assessment",
+        "specific_assessment",
+        unless=risk_is_serious,
+        guards=(assessment_verified_or_serious,),
+        legal_source="Art. 26(2)",
+    ),
     TransitionSpec("mark_unfounded", "initial_assessment", "closed", legal_source="Art. 26(2)"),
-    TransitionSpec("decide_emergency", "emergency_protection", "specific_assessment",
-                   guards=(separation_needs_valid_end,), legal_source="Arts. 31–32"),
-    TransitionSpec("complete_assessment", "specific_assessment", "plan_drafting",
-                   guards=(emergency_decided,), legal_source="Art. 27"),
-    TransitionSpec("submit_plan", "plan_drafting", "plan_approval",
-                   guards=(measures_not_in_past,), legal_source="Art. 28(1)"),
-    TransitionSpec("approve_plan", "plan_approval", "implementing",
-                   guards=(plan_has_assessment,), legal_source="Art. 28"),
+    TransitionSpec(
+        "decide_emergency",
+        "emergency_protection",
+        "specific_assessment",
+        guards=(separation_needs_valid_end,),
+        legal_source="Arts. 31–32",
+    ),
+    TransitionSpec(
+        "complete_assessment",
+        "specific_assessment",
+        "plan_drafting",
+        guards=(emergency_decided,),
+        legal_source="Art. 27",
+    ),
+    TransitionSpec(
+        "submit_plan",
+        "plan_drafting",
+        "plan_approval",
+        guards=(measures_not_in_past,),
+        legal_source="Art. 28(1)",
+    ),
+    TransitionSpec(
+        "approve_plan",
+        "plan_approval",
+        "implementing",
+        guards=(plan_has_assessment,),
+        legal_source="Art. 28",
+    ),
     TransitionSpec("return_plan", "plan_approval", "plan_drafting", legal_source="Art. 28"),
     TransitionSpec("start_review", "implementing", "reviewing", legal_source="Art. 30"),
-    TransitionSpec("close", "reviewing", "closed", guards=(review_recorded,),
-                   legal_source="Art. 30(1)(b)"),
+    TransitionSpec(
+        "close", "reviewing", "closed", guards=(review_recorded,), legal_source="Art. 30(1)(b)"
+    ),
     TransitionSpec("replan", "reviewing", "plan_drafting", legal_source="Art. 30(1)(c)"),
     TransitionSpec("reopen", "closed", "initial_assessment", legal_source="Art. 25"),
     TransitionSpec("transfer_out", OPEN_STATES, "transferred", legal_source="Art. 26(1)"),
@@ -202,6 +283,7 @@ H, WD, CD = DurationUnit.HOURS, DurationUnit.WORKING_DAYS, DurationUnit.CALENDAR
 BEFORE_PLAN = ("received", "transferred", "initial_assessment")
 PLANNING = ("emergency_protection", "specific_assessment", "plan_drafting")
 
+
 #: ServiceNow-style default ladder (domain.md §3): reminder at 75 %, overdue at due,
 #: escalation a day after (a working day for working-day steps).
 def default_ladder(unit: DurationUnit) -> tuple[Rung, ...]:
@@ -209,37 +291,157 @@ def default_ladder(unit: DurationUnit) -> tuple[Rung, ...]:
     return (
         Rung("reminded", at_fraction=0.75, notify=("assignee",)),
         Rung("overdue", at_fraction=1.0, notify=("assignee", "chair")),
-        Rung("escalated", offset=1 if escalate_unit is WD else 24, offset_unit=escalate_unit,
-             notify=("province",)),
+        Rung(
+            "escalated",
+            offset=1 if escalate_unit is WD else 24,
+            offset_unit=escalate_unit,
+            notify=("province",),
+        ),
     )
 
 
 DEADLINES = (
-    DeadlineRule("transfer", step="received", duration=2, unit=H, anchor=Anchor.RECEIPT,
-                 opens_on=("received",), met_on=("transferred",), assignee_role=INTAKE,
-                 legal_source="NĐ 56/2017 Art. 26(1)", ladder=default_ladder(H)),
-    DeadlineRule("assignment", step="transferred", duration=3, high_risk_duration=1, unit=H,
-                 anchor=Anchor.STEP_ENTRY, opens_on=("transferred",),
-                 met_on=("initial_assessment",), assignee_role=CHAIR,
-                 legal_source="NĐ 56/2017 Art. 26(1)", ladder=default_ladder(H)),
-    DeadlineRule("initial_assessment", step="initial_assessment", duration=12, unit=H,
-                 anchor=Anchor.RECEIPT, opens_on=BEFORE_PLAN,
-                 met_on=("emergency_protection", "specific_assessment", "closed"),
-                 legal_source="NĐ 56/2017 Art. 26(2)", ladder=default_ladder(H)),
-    DeadlineRule("emergency_decision", step="emergency_protection", duration=12, unit=H,
-                 anchor=Anchor.RECEIPT, opens_on=("emergency_protection",),
-                 met_on=("specific_assessment",), assignee_role=CHAIR,
-                 legal_source="NĐ 56/2017 Art. 26(3)", ladder=default_ladder(H)),
-    DeadlineRule("plan_submission", step="plan_drafting", duration=5, unit=WD,
-                 anchor=Anchor.RECEIPT, opens_on=PLANNING, met_on=("plan_approval",),
-                 legal_source="NĐ 56/2017 Art. 28(1)", ladder=default_ladder(WD)),
-    DeadlineRule("plan_approval", step="plan_approval", duration=7, unit=WD,
-                 anchor=Anchor.RECEIPT, opens_on=(*PLANNING, "plan_approval"),
-                 met_on=("implementing",), assignee_role=CHAIR,
-                 legal_source="NĐ 56/2017 Art. 28; TTHC 2.001947", ladder=default_ladder(WD)),
-    DeadlineRule("review", step="implementing", duration=30, unit=CD,
-                 anchor=Anchor.STEP_ENTRY, opens_on=("implementing",), met_on=("reviewing",),
-                 legal_source="NĐ 56/2017 Art. 30", ladder=default_ladder(CD)),
+    DeadlineRule(
+        "transfer",
+        step="received",
+        duration=2,
+        unit=H,
+        anchor=Anchor.RECEIPT,
+        opens_on=("received",),
+        met_on=("transferred",),
+        assignee_role=INTAKE,
+        legal_source="NĐ 56/2017 Art. 26(1)",
+        ladder=default_ladder(H),
+    ),
+    DeadlineRule(
+        "assignment",
+        step="transferred",
+        duration=3,
+        high_risk_duration=1,
+        unit=H,
+        anchor=Anchor.STEP_ENTRY,
+        opens_on=("transferred",),
+        met_on=("initial_assessment",),
+        assignee_role=CHAIR,
+        legal_source="NĐ 56/2017 Art. 26(1)",
+        ladder=default_ladder(H),
+    ),
+    DeadlineRule(
+        "initial_assessment",
+        step="initial_assessment",
+        duration=12,
+        unit=H,
+        anchor=Anchor.RECEIPT,
+        opens_on=BEFORE_PLAN,
+        met_on=("emergency_protection", "specific_assessment", "closed"),
+        legal_source="NĐ 56/2017 Art. 26(2)",
+        ladder=default_ladder(H),
+    ),
+    DeadlineRule(
+        "emergency_decision",
+        step="emergency_protection",
+        duration=12,
+        unit=H,
+        anchor=Anchor.RECEIPT,
+        opens_on=("emergency_protection",),
+        met_on=("specific_assessment",),
+        assignee_role=CHAIR,
+        legal_source="NĐ 56/2017 Art. 26(3)",
+        ladder=default_ladder(H),
+    ),
+    DeadlineRule(
+        "plan_submission",
+        step="plan_drafting",
+        duration=5,
+        unit=WD,
+        anchor=Anchor.RECEIPT,
+        opens_on=PLANNING,
+        met_on=("plan_approval",),
+        legal_source="NĐ 56/2017 Art. 28(1)",
+        ladder=default_ladder(WD),
+    ),
+    DeadlineRule(
+        "plan_approval",
+        step="plan_approval",
+        duration=7,
+        unit=WD,
+        anchor=Anchor.RECEIPT,
+        opens_on=(*PLANNING, "plan_approval"),
+        met_on=("implementing",),
+        assignee_role=CHAIR,
+        legal_source="NĐ 56/2017 Art. 28; TTHC 2.001947",
+        ladder=default_ladder(WD),
+    ),
+    DeadlineRule(
+        "review",
+        step="implementing",
+        duration=30,
+        unit=CD,
+        anchor=Anchor.STEP_ENTRY,
+        opens_on=("implementing",),
+        met_on=("reviewing",),
+        legal_source="NĐ 56/2017 Art. 30",
+        ladder=default_ladder(CD),
+    ),
+)
+
+# --- agency tasks: their own clocks, opened when the plan is approved -------------------------
+
+#: How long each kind of agency has to accept or decline a task referred to it (defaults;
+#: police answer within a day under Quy chế 05/QC-BCA-BLĐTBXH-BTTTT 2022).
+TASK_RESPONSE = {
+    "police": (24, H),
+    "health": (24, H),
+    "education": (3, WD),
+    "justice": (5, WD),
+    "social_services": (3, WD),
+    "other": (5, WD),
+}
+
+
+def task_ladder(unit: DurationUnit) -> tuple[Rung, ...]:
+    """Agency focal point → the agency's supervisor → the commune leader."""
+    escalate_unit = WD if unit is WD else H
+    return (
+        Rung("reminded", at_fraction=0.75, notify=("agency",)),
+        Rung("overdue", at_fraction=1.0, notify=("agency", "agency_supervisor")),
+        Rung(
+            "escalated",
+            offset=1 if escalate_unit is WD else 24,
+            offset_unit=escalate_unit,
+            notify=("chair",),
+        ),
+    )
+
+
+TASK_DEADLINES = tuple(
+    DeadlineRule(
+        f"task_response.{kind}",
+        step="implementing",
+        duration=amount,
+        unit=unit,
+        anchor=Anchor.STEP_ENTRY,
+        opens_on=(),
+        met_on=(),
+        assignee_role="agency",
+        legal_source="NĐ 56/2017 Art. 29; Luật Trẻ em Art. 49–50",
+        ladder=task_ladder(unit),
+    )
+    for kind, (amount, unit) in TASK_RESPONSE.items()
+) + (
+    # Due at office close of the task's own date in the plan (Mẫu 04).
+    DeadlineRule(
+        "task_completion",
+        step="implementing",
+        duration=0,
+        unit=WD,
+        anchor=Anchor.STEP_ENTRY,
+        opens_on=(),
+        met_on=(),
+        assignee_role="agency",
+        legal_source="NĐ 56/2017 Art. 29 (date set in the plan)",
+        ladder=task_ladder(WD),
+    ),
 )
 
 #: Events that start a new cycle of the statutory clocks (a new report, a new plan).
@@ -252,6 +454,6 @@ CASE_WORKFLOW = WorkflowDefinition(
     final=("closed",),
     events=EVENTS,
     transitions=TRANSITIONS,
-    deadlines=DEADLINES,
+    deadlines=DEADLINES + TASK_DEADLINES,
     legal_basis="Luật Trẻ em 2016; Nghị định 56/2017/NĐ-CP Chương III",
 )

@@ -115,9 +115,9 @@ def available_events(
     names: list[str] = []
     for spec in definition.transitions:
         sources = spec.source if isinstance(spec.source, tuple) else (spec.source,)
-        if state in sources and spec.event not in names:
-            if role is None or role in definition.events[spec.event].by:
-                names.append(spec.event)
+        allowed = role is None or role in definition.events[spec.event].by
+        if state in sources and spec.event not in names and allowed:
+            names.append(spec.event)
     return names
 
 
@@ -177,6 +177,7 @@ def effective_rules(
                 high_risk_duration=override.get("high_risk_duration"),
                 assignee_role=override.get("assignee_role"),
                 legal_source=override.get("legal_source") or None,
+                ladder=override.get("ladder") or None,
             )
         rules.append(rule)
     return tuple(rules)
@@ -201,7 +202,8 @@ def describe(definition: WorkflowDefinition) -> str:
         fields = ", ".join(f.name + ("" if f.required else "?") for f in event.fields) or "-"
         lines.append(
             f"  {spec.event:<20} {source} -> {spec.dest}  by {'/'.join(event.by)}; "
-            f"data: {fields}" + (f"; guards: {', '.join(guards)}" if guards else "")
+            f"data: {fields}"
+            + (f"; guards: {', '.join(guards)}" if guards else "")
             + (f"  [{spec.legal_source}]" if spec.legal_source else "")
         )
     lines += ["", "Deadlines:"]

@@ -37,6 +37,40 @@ class Rung:
     offset_unit: DurationUnit | None = None
     notify: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if (self.at_fraction is None) == (self.offset_unit is None):
+            raise ValueError(f"rung {self.name}: give either at_fraction or offset_unit")
+        if self.at_fraction is not None and not 0 < self.at_fraction <= 10:
+            raise ValueError(f"rung {self.name}: at_fraction must be in (0, 10]")
+        unknown = set(self.notify) - set(RECIPIENTS)
+        if unknown:
+            raise ValueError(f"rung {self.name}: unknown recipients {sorted(unknown)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "at_fraction": self.at_fraction,
+            "offset": self.offset,
+            "offset_unit": str(self.offset_unit) if self.offset_unit else None,
+            "notify": list(self.notify),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Rung:
+        unit = data.get("offset_unit")
+        return cls(
+            name=str(data["name"]),
+            at_fraction=data.get("at_fraction"),
+            offset=int(data.get("offset") or 0),
+            offset_unit=DurationUnit(unit) if unit else None,
+            notify=tuple(data.get("notify") or ()),
+        )
+
+
+#: Who a rung can notify: the responsible person, the commune leaders, the province office,
+#: and for agency tasks the agency's focal points and its supervisors (same kind, province).
+RECIPIENTS = ("assignee", "chair", "province", "agency", "agency_supervisor")
+
 
 @dataclass(frozen=True)
 class DeadlineRule:
@@ -68,6 +102,8 @@ class DeadlineRule:
         clean = {key: value for key, value in changes.items() if value is not None}
         if "unit" in clean:
             clean["unit"] = DurationUnit(clean["unit"])
+        if "ladder" in clean:
+            clean["ladder"] = tuple(Rung.from_dict(rung) for rung in clean["ladder"])
         return replace(self, **clean)
 
 

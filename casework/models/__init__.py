@@ -8,11 +8,13 @@ from casework.models.cases import (
     Child,
     Deadline,
     DeadlineStatus,
+    FiredRung,
     PlanTask,
     PlanTaskStatus,
     Report,
     ReportKind,
 )
+from casework.models.notifications import MailStatus, Notification
 from casework.models.settings import DeadlineOverride
 from casework.models.units import (
     AdministrativeUnit,
@@ -41,6 +43,9 @@ __all__ = [
     "Deadline",
     "DeadlineOverride",
     "DeadlineStatus",
+    "FiredRung",
+    "MailStatus",
+    "Notification",
     "PlanTask",
     "PlanTaskStatus",
     "Report",

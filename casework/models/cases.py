@@ -107,7 +107,6 @@ class Case(Base):
     #: Sequence number of the last history row (CaseTransition.seq).
     last_seq: Mapped[int] = mapped_column(default=0)
     state_entered_at: Mapped[datetime]
-    overdue: Mapped[bool] = mapped_column(default=False)
     #: Form data the guards need: Mẫu 02 (initial), Mẫu 03 (specific assessment),
     #: the emergency decision, Mẫu 04 (plan) and Mẫu 06 (review).
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -150,12 +149,24 @@ class DeadlineStatus(enum.StrEnum):
 
 
 class Deadline(Base):
-    """A statutory clock: met when its step is left, late or on time."""
+    """A statutory clock: met when its step is left, late or on time.
+
+    Its escalation ladder is copied in when it opens (`ladder`), so that a later change of
+    the province's settings never rewrites a running clock; `next_rung`/`next_fire_at` say
+    what fires next and when (NULL once the ladder is done or the deadline is closed), and
+    the sweep finds due rungs through the partial index on `next_fire_at` alone.
+    """
 
     __tablename__ = "deadlines"
     __table_args__ = (
         sa.Index("ix_deadlines_open_due", "status", "due_at"),
         sa.Index("ix_deadlines_case", "case_id", "status"),
+        sa.Index(
+            "ix_deadlines_next_fire",
+            "next_fire_at",
+            postgresql_where=sa.text("next_fire_at IS NOT NULL"),
+            sqlite_where=sa.text("next_fire_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -172,6 +183,27 @@ class Deadline(Base):
     met_at: Mapped[datetime | None]
     late: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
+    #: Set for an agency task's clocks; NULL for the case's own steps.
+    task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("plan_tasks.id"), index=True)
+    ladder: Mapped[list[Any]] = mapped_column(default=list)
+    next_rung: Mapped[int] = mapped_column(default=0)
+    next_fire_at: Mapped[datetime | None]
+
+
+class FiredRung(Base):
+    """One rung of one deadline's ladder that has fired. Unique: a rung fires once."""
+
+    __tablename__ = "fired_rungs"
+    __table_args__ = (sa.UniqueConstraint("deadline_id", "rung_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(sa.ForeignKey("deadlines.id"))
+    rung_index: Mapped[int]
+    rung: Mapped[str] = mapped_column(sa.String(32))
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    #: When it was due to fire, and when a sweep fired it.
+    scheduled_at: Mapped[datetime]
+    fired_at: Mapped[datetime]
 
 
 class PlanTaskStatus(enum.StrEnum):
@@ -194,5 +226,8 @@ class PlanTask(Base):
     due_date: Mapped[date] = mapped_column(sa.Date)
     status: Mapped[str] = mapped_column(sa.String(16), default=PlanTaskStatus.PROPOSED)
     created_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(sa.Text, default="")
 
     agency: Mapped[Agency | None] = relationship()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,4 +26,6 @@ class DeadlineOverride(Base):
     high_risk_duration: Mapped[int | None]
     assignee_role: Mapped[str | None] = mapped_column(sa.String(16))
     legal_source: Mapped[str] = mapped_column(sa.String(120), default="")
+    #: The province's own escalation ladder for this rule (list of rungs), if any.
+    ladder: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime]

@@ -35,6 +35,9 @@ class User(Base):
     locale: Mapped[str] = mapped_column(sa.String(8), default="vi")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    #: Set when mail to `email` was refused for good; shown to administrators.
+    email_failed_at: Mapped[datetime | None]
+    email_error: Mapped[str] = mapped_column(sa.String(300), default="")
 
     unit: Mapped[AdministrativeUnit | None] = relationship(lazy="joined")
     agency: Mapped[Agency | None] = relationship(lazy="joined")

@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from casework import audit, scope
 from casework.clock import utcnow
 from casework.db import Database, UnitOfWork
-from casework.deadlines import deadline_status, enter_state
+from casework.deadlines import deadline_status, enter_state, open_task_clocks
 from casework.errors import Conflict, EventNotAllowed, NotFound, ValidationError
 from casework.models import (
     AdministrativeUnit,
@@ -23,6 +23,7 @@ from casework.models import (
     CaseTransition,
     Child,
     Deadline,
+    FiredRung,
     PlanTask,
     Role,
     User,
@@ -74,8 +75,10 @@ def case_view(
     """
     definition = get_workflow(case.workflow)
     unit = session.get(AdministrativeUnit, case.unit_id)
-    deadlines = session.scalars(
-        sa.select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
+    deadlines = list(
+        session.scalars(
+            sa.select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
+        )
     )
     tasks_query = sa.select(PlanTask).where(PlanTask.case_id == case.id).order_by(PlanTask.id)
     if actor.role == Role.AGENCY:
@@ -90,7 +93,8 @@ def case_view(
         "unit_name": unit.name if unit else None,
         "province_code": case.province_code,
         "risk_level": case.risk_level,
-        "overdue": case.overdue,
+        # Derived, never stored: a case is overdue while one of its clocks is open past due.
+        "overdue": any(deadline_status(d, now) == "overdue" for d in deadlines),
         "assignee": _username(session, case.assignee_id),
         "received_at": _iso(case.received_at),
         "state_entered_at": _iso(case.state_entered_at),
@@ -103,6 +107,9 @@ def case_view(
                 "status": deadline_status(d, now),
                 "met_at": _iso(d.met_at),
                 "legal_source": d.legal_source,
+                "task_id": d.task_id,
+                "next_rung": d.ladder[d.next_rung]["name"] if d.next_fire_at else None,
+                "next_rung_at": _iso(d.next_fire_at),
             }
             for d in deadlines
         ],
@@ -131,8 +138,11 @@ def case_view(
             "address": child.address,
         }
     else:  # partner agencies: only what they need to act on their task
-        view["child"] = {"full_name": child.full_name, "sex": child.sex,
-                         "age_years": child.age_on(now.date())}
+        view["child"] = {
+            "full_name": child.full_name,
+            "sex": child.sex,
+            "age_years": child.age_on(now.date()),
+        }
     if scope.sees_history(actor):
         view["facts"] = case.facts
         view["history"] = [
@@ -152,18 +162,37 @@ def case_view(
                 .order_by(CaseTransition.seq)
             )
         ]
+        rules = {d.id: d.rule for d in deadlines}
+        view["escalations"] = [
+            {
+                "rung": f.rung,
+                "rule": rules.get(f.deadline_id),
+                "at": _iso(f.fired_at),
+                "scheduled_at": _iso(f.scheduled_at),
+            }
+            for f in session.scalars(
+                sa.select(FiredRung).where(FiredRung.case_id == case.id).order_by(FiredRung.id)
+            )
+        ]
     return view
 
 
-def get_case(db: Database, actor: User, case_id: int, now: datetime | None = None) -> dict[str, Any]:
+def get_case(
+    db: Database, actor: User, case_id: int, now: datetime | None = None
+) -> dict[str, Any]:
     """Read one case. The read of the child's data is itself an audit event."""
     now = now or utcnow()
     with db.uow() as uow:
         case = load_case(uow.session, actor, case_id)
         view = case_view(uow.session, case, actor, now)
         audit.record(
-            uow.session, uow.settings.audit_key, actor=actor, action="case.read", now=now,
-            province_code=case.province_code, case_id=case.id,
+            uow.session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="case.read",
+            now=now,
+            province_code=case.province_code,
+            case_id=case.id,
             summary={"view": "full" if scope.sees_identity(actor) else "referred"},
         )
         uow.commit()
@@ -171,7 +200,11 @@ def get_case(db: Database, actor: User, case_id: int, now: datetime | None = Non
 
 
 def list_cases(
-    db: Database, actor: User, state: str | None = None, limit: int = 50, offset: int = 0,
+    db: Database,
+    actor: User,
+    state: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Cases in the actor's scope, newest first, without the child's identity."""
@@ -214,6 +247,7 @@ def list_cases(
 
 @dataclass
 class EventContext:
+    uow: UnitOfWork
     session: Session
     case: Case
     actor: User | None
@@ -223,7 +257,12 @@ class EventContext:
 
 
 def _recorded(ctx: EventContext, **extra: Any) -> dict[str, Any]:
-    return {**ctx.data, **extra, "by": ctx.actor.id if ctx.actor else None, "at": ctx.now.isoformat()}
+    return {
+        **ctx.data,
+        **extra,
+        "by": ctx.actor.id if ctx.actor else None,
+        "at": ctx.now.isoformat(),
+    }
 
 
 def _transfer(ctx: EventContext) -> None:
@@ -289,16 +328,17 @@ def _plan_approved(ctx: EventContext) -> None:
         sa.delete(PlanTask).where(PlanTask.case_id == ctx.case.id, PlanTask.status == "proposed")
     )
     for measure in plan.get("measures", []):
-        ctx.session.add(
-            PlanTask(
-                case_id=ctx.case.id,
-                agency_kind=measure["agency_kind"],
-                agency_id=_agency_for(ctx.session, ctx.case, measure["agency_kind"]),
-                action=measure["action"],
-                due_date=date.fromisoformat(measure["due_date"]),
-                created_at=ctx.now,
-            )
+        task = PlanTask(
+            case_id=ctx.case.id,
+            agency_kind=measure["agency_kind"],
+            agency_id=_agency_for(ctx.session, ctx.case, measure["agency_kind"]),
+            action=measure["action"],
+            due_date=date.fromisoformat(measure["due_date"]),
+            created_at=ctx.now,
         )
+        ctx.session.add(task)
+        ctx.session.flush()
+        open_task_clocks(ctx.uow, ctx.case, task, ctx.now)
 
 
 def _agency_for(session: Session, case: Case, kind: str) -> int | None:
@@ -372,9 +412,13 @@ def apply_event(
         raise ValidationError({f"data.{error.path}": error.message}) from None
     except (EventNotAvailable, GuardRefused) as error:
         raise EventNotAllowed(str(error)) from None
-    before = {"state": case.state, "risk_level": case.risk_level,
-              "assignee_id": case.assignee_id, "unit_id": case.unit_id}
-    ctx = EventContext(session, case, actor, dict(fired.data), dict(case.facts), now)
+    before = {
+        "state": case.state,
+        "risk_level": case.risk_level,
+        "assignee_id": case.assignee_id,
+        "unit_id": case.unit_id,
+    }
+    ctx = EventContext(uow, session, case, actor, dict(fired.data), dict(case.facts), now)
     effect = EFFECTS.get(event)
     if effect:
         effect(ctx)
@@ -387,13 +431,23 @@ def apply_event(
     case.updated_at = now
     changes = enter_state(uow, case, fired.to_state, now, final_states=definition.final)
     record_history(session, case, actor, event, fired.from_state, fired.to_state, fired.data, now)
-    after = {"state": case.state, "risk_level": case.risk_level,
-             "assignee_id": case.assignee_id, "unit_id": case.unit_id}
+    after = {
+        "state": case.state,
+        "risk_level": case.risk_level,
+        "assignee_id": case.assignee_id,
+        "unit_id": case.unit_id,
+    }
     audit.record(
-        session, settings.audit_key, actor=actor, action=f"case.{event}", now=now,
-        province_code=case.province_code, case_id=case.id,
+        session,
+        settings.audit_key,
+        actor=actor,
+        action=f"case.{event}",
+        now=now,
+        province_code=case.province_code,
+        case_id=case.id,
         summary={
-            "before": {k: v for k, v in before.items() if after[k] != v} | {"state": before["state"]},
+            "before": {k: v for k, v in before.items() if after[k] != v}
+            | {"state": before["state"]},
             "after": {k: v for k, v in after.items() if before[k] != v} | {"state": after["state"]},
             "deadlines": {k: v for k, v in changes.items() if v},
             "fields": sorted(fired.data),  # names only: free text may identify the child
@@ -403,15 +457,27 @@ def apply_event(
 
 
 def record_history(
-    session: Session, case: Case, actor: User | None, event: str, from_state: str | None,
-    to_state: str, data: dict[str, Any], now: datetime,
+    session: Session,
+    case: Case,
+    actor: User | None,
+    event: str,
+    from_state: str | None,
+    to_state: str,
+    data: dict[str, Any],
+    now: datetime,
 ) -> None:
     case.last_seq += 1  # the case row is locked (or new): no one else numbers its history
     session.add(
         CaseTransition(
-            case_id=case.id, seq=case.last_seq, event=event, from_state=from_state,
-            to_state=to_state, actor_id=actor.id if actor else None, occurred_at=now,
-            reason=str(data.get("reason", "")), data=audit.json_safe(data),
+            case_id=case.id,
+            seq=case.last_seq,
+            event=event,
+            from_state=from_state,
+            to_state=to_state,
+            actor_id=actor.id if actor else None,
+            occurred_at=now,
+            reason=str(data.get("reason", "")),
+            data=audit.json_safe(data),
         )
     )
 
@@ -465,7 +531,11 @@ def fire_event(
 
 
 def assign(
-    db: Database, actor: User, case_id: int, assignee: str, version: Any,
+    db: Database,
+    actor: User,
+    case_id: int,
+    assignee: str,
+    version: Any,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Name the officer responsible. Never touches the statutory clocks."""
@@ -480,8 +550,13 @@ def assign(
         case.assignee_id = _officer_of(session, case, assignee, "assignee").id
         case.updated_at = now
         audit.record(
-            session, uow.settings.audit_key, actor=actor, action="case.assigned", now=now,
-            province_code=case.province_code, case_id=case.id,
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="case.assigned",
+            now=now,
+            province_code=case.province_code,
+            case_id=case.id,
             summary={"before": {"assignee_id": before}, "after": {"assignee_id": case.assignee_id}},
         )
         try:

@@ -88,8 +88,9 @@ REPORT_FIELDS = (
         required=False,
     ),
     FieldSpec("incident_unit_code", text(8), required=False),
-    FieldSpec("abuse_types", list_of(choice(*ABUSE_TYPES), max_items=len(ABUSE_TYPES)),
-              required=False),
+    FieldSpec(
+        "abuse_types", list_of(choice(*ABUSE_TYPES), max_items=len(ABUSE_TYPES)), required=False
+    ),
     FieldSpec("online", boolean(), required=False),
     FieldSpec("environment", choice(*ENVIRONMENTS), required=False),
     FieldSpec("description", text(10000), required=False),
@@ -166,7 +167,12 @@ class IntakeResult:
                 state=self.case["state"],
                 version=self.case["version"],
                 deadlines=[
-                    {"step": d["step"], "rule": d["rule"], "due_at": d["due_at"], "status": d["status"]}
+                    {
+                        "step": d["step"],
+                        "rule": d["rule"],
+                        "due_at": d["due_at"],
+                        "status": d["status"],
+                    }
                     for d in self.case["deadlines"]
                 ],
                 linked_to_existing_case=self.linked,
@@ -176,7 +182,9 @@ class IntakeResult:
 
 
 def _find_existing_case(
-    session: Session, child: dict[str, Any], residence: AdministrativeUnit | None,
+    session: Session,
+    child: dict[str, Any],
+    residence: AdministrativeUnit | None,
     incident: AdministrativeUnit,
 ) -> Case | None:
     """A case on the same child: same name, same birth date (or age ±1), same place."""
@@ -237,9 +245,15 @@ def record_report(
             if child_data.get("full_name"):
                 report.child = _new_child(child_data, residence, now)
             session.flush()
-            audit.record(session, key, actor=actor, action="contact.recorded", now=now,
-                         province_code=province, summary={"report_id": report.id,
-                                                          "channel": report.channel})
+            audit.record(
+                session,
+                key,
+                actor=actor,
+                action="contact.recorded",
+                now=now,
+                province_code=province,
+                summary={"report_id": report.id, "channel": report.channel},
+            )
             uow.commit()
             return IntakeResult(report.id, report.kind, None)
         assert incident is not None
@@ -271,12 +285,19 @@ def record_report(
         case.reference = f"{incident.province_code}-{report.received_at.year}-{case.id:06d}"
         report.case_id = case.id
         changes = enter_state(uow, case, "received", now)
-        record_history(session, case, actor, "receive", None, "received",
-                       {"report_id": report.id}, now)
-        audit.record(session, key, actor=actor, action="case.created", now=now,
-                     province_code=case.province_code, case_id=case.id,
-                     summary={"report_id": report.id, "after": {"state": "received"},
-                              "deadlines": changes})
+        record_history(
+            session, case, actor, "receive", None, "received", {"report_id": report.id}, now
+        )
+        audit.record(
+            session,
+            key,
+            actor=actor,
+            action="case.created",
+            now=now,
+            province_code=case.province_code,
+            case_id=case.id,
+            summary={"report_id": report.id, "after": {"state": "received"}, "deadlines": changes},
+        )
         if data.get("auto_transfer", True):
             apply_event(uow, case, actor, "transfer", {}, now)
         session.flush()
@@ -310,12 +331,27 @@ def _link(uow: UnitOfWork, actor: User, report: Report, case: Case, now: datetim
     reopened = False
     if case.state == "closed":
         # A new report on a closed case reopens it; the system acts for the intake point.
-        apply_event(uow, case, None, "reopen",
-                    {"reason": f"new report {report.id}"}, now, clock_anchor=report.received_at)
+        apply_event(
+            uow,
+            case,
+            None,
+            "reopen",
+            {"reason": f"new report {report.id}"},
+            now,
+            clock_anchor=report.received_at,
+        )
         reopened = True
-    audit.record(session, settings.audit_key, actor=actor, action="case.report_linked", now=now,
-                 province_code=case.province_code, case_id=case.id,
-                 summary={"report_id": report.id, "reopened": reopened})
+    audit.record(
+        session,
+        settings.audit_key,
+        actor=actor,
+        action="case.report_linked",
+        now=now,
+        province_code=case.province_code,
+        case_id=case.id,
+        summary={"report_id": report.id, "reopened": reopened},
+    )
     session.flush()
-    return IntakeResult(report.id, report.kind, case_view(session, case, actor, now),
-                        linked=True, reopened=reopened)
+    return IntakeResult(
+        report.id, report.kind, case_view(session, case, actor, now), linked=True, reopened=reopened
+    )

@@ -68,12 +68,18 @@ def load_2025_units(
             )
         }
 
-        def upsert(level: str, code: str, name: str, parent_id: int | None, province: str) -> AdministrativeUnit:
+        def upsert(
+            level: str, code: str, name: str, parent_id: int | None, province: str
+        ) -> AdministrativeUnit:
             unit = existing.get((level, code))
             if unit is None:
                 unit = AdministrativeUnit(
-                    code=code, level=level, name=name, parent_id=parent_id,
-                    province_code=province, valid_from=REFORM_DATE,
+                    code=code,
+                    level=level,
+                    name=name,
+                    parent_id=parent_id,
+                    province_code=province,
+                    valid_from=REFORM_DATE,
                 )
                 session.add(unit)
                 existing[(level, code)] = unit
@@ -96,8 +102,11 @@ def load_2025_units(
         for index, ward in enumerate(wards, start=1):
             province_code = f"{int(ward.province_code):02d}"
             upsert(
-                UnitLevel.COMMUNE, f"{int(ward.code):05d}", ward.name,
-                province_ids[province_code], province_code,
+                UnitLevel.COMMUNE,
+                f"{int(ward.code):05d}",
+                ward.name,
+                province_ids[province_code],
+                province_code,
             )
             counts["communes"] += 1
             done += 1

@@ -8,9 +8,9 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.clock import utcnow
@@ -105,7 +105,11 @@ def create_user(
         session.add(user)
         session.flush()
         audit.record(
-            session, uow.settings.audit_key, actor=actor, action="user.created", now=now,
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="user.created",
+            now=now,
             province_code=unit.province_code if unit else None,
             summary={"user_id": user.id, "role": role, "unit": unit_code, "agency": agency_kind},
         )
@@ -154,8 +158,13 @@ def create_token(db: Database, username: str, now: datetime | None = None) -> st
         token = "cw_" + secrets.token_urlsafe(32)
         uow.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), created_at=now))
         audit.record(
-            uow.session, uow.settings.audit_key, actor=user, action="token.created", now=now,
-            province_code=user.province_code, summary={"user_id": user.id},
+            uow.session,
+            uow.settings.audit_key,
+            actor=user,
+            action="token.created",
+            now=now,
+            province_code=user.province_code,
+            summary={"user_id": user.id},
         )
         uow.commit()
         return token

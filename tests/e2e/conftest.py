@@ -31,8 +31,9 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
 
     def post(self, path: str, username: str, body: Any = None, **kwargs: Any):
-        return self.client.post(f"/api/v1{path}", json=body, headers=self.headers(username),
-                                **kwargs)
+        return self.client.post(
+            f"/api/v1{path}", json=body, headers=self.headers(username), **kwargs
+        )
 
     def get(self, path: str, username: str):
         return self.client.get(f"/api/v1{path}", headers=self.headers(username))

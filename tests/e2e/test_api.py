@@ -47,12 +47,19 @@ def test_get_case_shows_state_history_deadlines_and_available_events(api) -> Non
 def test_fire_events_then_stale_version_conflicts(api) -> None:
     case_id = api.post("/reports", "intake", recent_payload()).json["case_id"]
     version = api.get(f"/cases/{case_id}", "officer").json["version"]
-    ok = api.post(f"/cases/{case_id}/events", "officer",
-                  {"event": "accept", "version": version, "data": {}})
+    ok = api.post(
+        f"/cases/{case_id}/events", "officer", {"event": "accept", "version": version, "data": {}}
+    )
     assert ok.status_code == 200 and ok.json["state"] == "initial_assessment"
-    stale = api.post(f"/cases/{case_id}/events", "officer",
-                     {"event": "assess", "version": version,
-                      "data": {"verified": True, "risk_level": "low", "findings": "x"}})
+    stale = api.post(
+        f"/cases/{case_id}/events",
+        "officer",
+        {
+            "event": "assess",
+            "version": version,
+            "data": {"verified": True, "risk_level": "low", "findings": "x"},
+        },
+    )
     assert stale.status_code == 409
     assert stale.json["current_version"] == ok.json["version"]
 
@@ -60,8 +67,9 @@ def test_fire_events_then_stale_version_conflicts(api) -> None:
 def test_event_not_allowed_now_is_422(api) -> None:
     case_id = api.post("/reports", "intake", recent_payload()).json["case_id"]
     version = api.get(f"/cases/{case_id}", "chair").json["version"]
-    response = api.post(f"/cases/{case_id}/events", "chair",
-                        {"event": "approve_plan", "version": version})
+    response = api.post(
+        f"/cases/{case_id}/events", "chair", {"event": "approve_plan", "version": version}
+    )
     assert response.status_code == 422
     assert response.json["error"] == "event_not_allowed"
 
@@ -69,13 +77,18 @@ def test_event_not_allowed_now_is_422(api) -> None:
 def test_wrong_role_is_403_and_out_of_scope_is_404(api) -> None:
     case_id = api.post("/reports", "intake", recent_payload()).json["case_id"]
     version = api.get(f"/cases/{case_id}", "chair").json["version"]
-    forbidden = api.post(f"/cases/{case_id}/events", "province",
-                         {"event": "accept", "version": version})
+    forbidden = api.post(
+        f"/cases/{case_id}/events", "province", {"event": "accept", "version": version}
+    )
     assert forbidden.status_code == 403
     for username in ("officer.2", "officer.hn", "province.hn", "police", "admin", "intake.111"):
         assert api.get(f"/cases/{case_id}", username).status_code == 404
-        assert api.post(f"/cases/{case_id}/events", username,
-                        {"event": "accept", "version": version}).status_code == 404
+        assert (
+            api.post(
+                f"/cases/{case_id}/events", username, {"event": "accept", "version": version}
+            ).status_code
+            == 404
+        )
     assert api.get("/cases/999999", "chair").status_code == 404
 
 
@@ -106,16 +119,21 @@ BAD_REPORT_FIELDS = [
     ({"child": None}, "child"),
     ({"child": {"full_name": "", "sex": "female", "age_years": 5}}, "child.full_name"),
     ({"child": {"full_name": "A", "sex": "girl", "age_years": 5}}, "child.sex"),
-    ({"child": {"full_name": "A", "sex": "female", "birth_date": "2020-13-01"}},
-     "child.birth_date"),
+    (
+        {"child": {"full_name": "A", "sex": "female", "birth_date": "2020-13-01"}},
+        "child.birth_date",
+    ),
     ({"child": {"full_name": "A", "sex": "female", "age_years": -1}}, "child.age_years"),
     ({"child": {"full_name": "A", "sex": "female", "age_years": "five"}}, "child.age_years"),
-    ({"child": {"full_name": "A", "sex": "female", "age_years": 5, "unit_code": "1"}},
-     "child.unit_code"),
-    ({"child": {"full_name": "A", "sex": "female", "age_years": 5, "address": 7}},
-     "child.address"),
-    ({"child": {"full_name": "A", "sex": "female", "age_years": 5, "birth_date": "2020-01-01"}},
-     "child.age_years"),
+    (
+        {"child": {"full_name": "A", "sex": "female", "age_years": 5, "unit_code": "1"}},
+        "child.unit_code",
+    ),
+    ({"child": {"full_name": "A", "sex": "female", "age_years": 5, "address": 7}}, "child.address"),
+    (
+        {"child": {"full_name": "A", "sex": "female", "age_years": 5, "birth_date": "2020-01-01"}},
+        "child.age_years",
+    ),
     ({"incident_unit_code": None}, "incident_unit_code"),
     ({"incident_unit_code": "20308"}, "incident_unit_code"),
     ({"abuse_types": "violence"}, "abuse_types"),
@@ -130,8 +148,7 @@ BAD_REPORT_FIELDS = [
 
 
 @pytest.mark.parametrize(("change", "field"), BAD_REPORT_FIELDS)
-def test_bad_report_field_is_422_naming_it_and_nothing_is_written(api, db, change,
-                                                                   field) -> None:
+def test_bad_report_field_is_422_naming_it_and_nothing_is_written(api, db, change, field) -> None:
     api.headers("intake")  # the token's own creation is audited: make it first
     audit_before = rows(db, AuditEvent)
     response = api.post("/reports", "intake", recent_payload(**change))
@@ -143,15 +160,15 @@ def test_bad_report_field_is_422_naming_it_and_nothing_is_written(api, db, chang
 
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", "null"])
 def test_report_body_must_be_a_json_object(api, body) -> None:
-    response = api.client.post("/api/v1/reports", data=body, content_type="application/json",
-                               headers=api.headers("intake"))
+    response = api.client.post(
+        "/api/v1/reports", data=body, content_type="application/json", headers=api.headers("intake")
+    )
     assert response.status_code == 400
     assert "JSON" in response.json["message"]
 
 
 def test_report_needs_json_content_type(api) -> None:
-    response = api.client.post("/api/v1/reports", data="kind=advice",
-                               headers=api.headers("intake"))
+    response = api.client.post("/api/v1/reports", data="kind=advice", headers=api.headers("intake"))
     assert response.status_code == 400
 
 
@@ -186,11 +203,15 @@ def test_bad_event_body_names_the_field_and_changes_nothing(api, body, status, f
 def test_assign_through_the_api(api, people) -> None:
     case_id = api.post("/reports", "intake", recent_payload()).json["case_id"]
     version = api.get(f"/cases/{case_id}", "chair").json["version"]
-    response = api.post(f"/cases/{case_id}/assign", "chair",
-                        {"assignee": "officer", "version": version})
+    response = api.post(
+        f"/cases/{case_id}/assign", "chair", {"assignee": "officer", "version": version}
+    )
     assert response.status_code == 200 and response.json["assignee"] == "officer"
-    refused = api.post(f"/cases/{case_id}/assign", "officer",
-                       {"assignee": "officer", "version": response.json["version"]})
+    refused = api.post(
+        f"/cases/{case_id}/assign",
+        "officer",
+        {"assignee": "officer", "version": response.json["version"]},
+    )
     assert refused.status_code == 403
     bad = api.post(f"/cases/{case_id}/assign", "chair", {"version": response.json["version"]})
     assert bad.status_code == 422 and "assignee" in bad.json["fields"]

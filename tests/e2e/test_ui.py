@@ -75,8 +75,12 @@ def test_every_ui_string_has_a_vietnamese_translation() -> None:
 
     web = Path(__file__).resolve().parents[2] / "web"
     method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
-    ids = {message for _, _, message, _, _ in extract_from_dir(
-        str(web), method_map, keywords={"_": None, "_l": None, "gettext": None})}
+    ids = {
+        message
+        for _, _, message, _, _ in extract_from_dir(
+            str(web), method_map, keywords={"_": None, "_l": None, "gettext": None}
+        )
+    }
     with open(web / "translations/vi/LC_MESSAGES/messages.po", "rb") as handle:
         po = read_po(handle)
     with open(web / "translations/vi/LC_MESSAGES/messages.mo", "rb") as handle:

@@ -20,8 +20,11 @@ def verify(db):
 
 def events(db, chain="48"):
     with db.uow(readonly=True) as uow:
-        return list(uow.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)))
+        return list(
+            uow.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+            )
+        )
 
 
 def test_untouched_chain_verifies(db, people) -> None:
@@ -37,8 +40,9 @@ def test_changed_event_is_named(db, people) -> None:
     case_in(db, people, "implementing")
     target = events(db)[5]
     with db.engine.begin() as conn:
-        conn.execute(sa.update(AuditEvent).where(AuditEvent.id == target.id)
-                     .values(actor="someone-else"))
+        conn.execute(
+            sa.update(AuditEvent).where(AuditEvent.id == target.id).values(actor="someone-else")
+        )
     result = verify(db)
     assert not result.ok
     assert result.event_id == target.id
@@ -72,16 +76,35 @@ def test_inserted_event_is_named(db, people) -> None:
     # Make room after `position` and forge an event there (without the audit key).
     with db.engine.begin() as conn:
         for event in reversed(chain[4:]):
-            conn.execute(sa.update(AuditEvent).where(AuditEvent.id == event.id)
-                         .values(seq=event.seq + 1))
-        forged = AuditEvent(chain="48", seq=position.seq + 1, occurred_at=position.occurred_at,
-                            actor_id=None, actor="officer", action="case.read",
-                            case_id=position.case_id, summary={}, prev_hash=position.hash)
+            conn.execute(
+                sa.update(AuditEvent).where(AuditEvent.id == event.id).values(seq=event.seq + 1)
+            )
+        forged = AuditEvent(
+            chain="48",
+            seq=position.seq + 1,
+            occurred_at=position.occurred_at,
+            actor_id=None,
+            actor="officer",
+            action="case.read",
+            case_id=position.case_id,
+            summary={},
+            prev_hash=position.hash,
+        )
         forged.hash = audit.event_hash(b"not-the-key", forged)
-        conn.execute(sa.insert(AuditEvent).values(
-            chain=forged.chain, seq=forged.seq, occurred_at=forged.occurred_at,
-            actor_id=None, actor=forged.actor, action=forged.action, case_id=forged.case_id,
-            summary={}, prev_hash=forged.prev_hash, hash=forged.hash))
+        conn.execute(
+            sa.insert(AuditEvent).values(
+                chain=forged.chain,
+                seq=forged.seq,
+                occurred_at=forged.occurred_at,
+                actor_id=None,
+                actor=forged.actor,
+                action=forged.action,
+                case_id=forged.case_id,
+                summary={},
+                prev_hash=forged.prev_hash,
+                hash=forged.hash,
+            )
+        )
         inserted_id = conn.scalar(sa.select(sa.func.max(AuditEvent.id)))
     result = verify(db)
     assert not result.ok
@@ -93,10 +116,20 @@ def test_appended_event_beyond_the_head_is_caught(db, people) -> None:
     case_in(db, people, "plan_drafting")
     last = events(db)[-1]
     with db.engine.begin() as conn:
-        conn.execute(sa.insert(AuditEvent).values(
-            chain="48", seq=last.seq + 1, occurred_at=last.occurred_at, actor_id=None,
-            actor="x", action="case.read", case_id=None, summary={}, prev_hash=last.hash,
-            hash="f" * 64))
+        conn.execute(
+            sa.insert(AuditEvent).values(
+                chain="48",
+                seq=last.seq + 1,
+                occurred_at=last.occurred_at,
+                actor_id=None,
+                actor="x",
+                action="case.read",
+                case_id=None,
+                summary={},
+                prev_hash=last.hash,
+                hash="f" * 64,
+            )
+        )
     result = verify(db)
     assert not result.ok
     assert "inserted" in result.problem
@@ -130,8 +163,13 @@ def test_reads_of_a_case_are_audited(db, people) -> None:
 
 def test_provinces_have_their_own_chains(db, people) -> None:
     open_case(db, people)
-    open_case(db, people, actor="intake.111", incident_unit_code="00004",
-              child={"full_name": "Lê Văn An", "sex": "male", "age_years": 7})
+    open_case(
+        db,
+        people,
+        actor="intake.111",
+        incident_unit_code="00004",
+        child={"full_name": "Lê Văn An", "sex": "male", "age_years": 7},
+    )
     with db.uow(readonly=True) as uow:
         chains = set(uow.session.scalars(sa.select(AuditEvent.chain)))
     assert {"48", "01"} <= chains

@@ -14,15 +14,28 @@ def run(db, db_url):
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None):
-        return runner.invoke(main, ["--database-url", db_url, *args], input=input,
-                             env={"CASEWORK_AUDIT_KEY": "test-audit-key"})
+        return runner.invoke(
+            main,
+            ["--database-url", db_url, *args],
+            input=input,
+            env={"CASEWORK_AUDIT_KEY": "test-audit-key"},
+        )
 
     return invoke
 
 
 def test_users_create_and_token(run, db) -> None:
-    result = run("users", "create", "lan.officer", "--role", "officer", "--unit", "20194",
-                 "--password-stdin", input="a-long-password\n")
+    result = run(
+        "users",
+        "create",
+        "lan.officer",
+        "--role",
+        "officer",
+        "--unit",
+        "20194",
+        "--password-stdin",
+        input="a-long-password\n",
+    )
     assert result.exit_code == 0, result.output
     token = run("tokens", "create", "lan.officer")
     assert token.exit_code == 0
@@ -37,11 +50,17 @@ BAD_USERS = [
     (["ok.user", "--role", "officer", "--unit", "99999"], "pw-long-enough", "--unit"),
     (["ok.user", "--role", "officer", "--unit", "48"], "pw-long-enough", "--unit"),
     (["ok.user", "--role", "agency", "--unit", "20194"], "pw-long-enough", "--agency"),
-    (["ok.user", "--role", "agency", "--unit", "20194", "--agency", "army"], "pw-long-enough",
-     "--agency"),
+    (
+        ["ok.user", "--role", "agency", "--unit", "20194", "--agency", "army"],
+        "pw-long-enough",
+        "--agency",
+    ),
     (["ok.user", "--role", "officer", "--unit", "20194"], "short", "password"),
-    (["ok.user", "--role", "officer", "--unit", "20194", "--locale", "fr"], "pw-long-enough",
-     "--locale"),
+    (
+        ["ok.user", "--role", "officer", "--unit", "20194", "--locale", "fr"],
+        "pw-long-enough",
+        "--locale",
+    ),
 ]
 
 
@@ -81,8 +100,8 @@ def test_workflow_show_and_diagram(run) -> None:
 
 
 def test_audit_seal_then_verify(run, db) -> None:
-    from tests.helpers import open_case
     from tests.conftest import People
+    from tests.helpers import open_case
 
     crowd = People(db)
     crowd.make("intake", "intake", "48")

@@ -24,9 +24,17 @@ def test_two_sessions_same_version_one_wins(db, people) -> None:
     def assess(risk: str) -> None:
         barrier.wait()
         try:
-            outcomes.append(fire_event(
-                db, people["officer"], view["id"], "assess", view["version"],
-                {"verified": True, "risk_level": risk, "findings": risk}, now=NOW))
+            outcomes.append(
+                fire_event(
+                    db,
+                    people["officer"],
+                    view["id"],
+                    "assess",
+                    view["version"],
+                    {"verified": True, "risk_level": risk, "findings": risk},
+                    now=NOW,
+                )
+            )
         except Conflict as error:
             outcomes.append(error)
 
@@ -42,18 +50,35 @@ def test_two_sessions_same_version_one_wins(db, people) -> None:
     final = get_case(db, people["officer"], view["id"], now=NOW)
     assert final["risk_level"] == wins[0]["risk_level"]
     with db.uow(readonly=True) as uow:
-        assessed = uow.session.scalar(sa.select(sa.func.count()).where(
-            CaseTransition.case_id == view["id"], CaseTransition.event == "assess"))
+        assessed = uow.session.scalar(
+            sa.select(sa.func.count()).where(
+                CaseTransition.case_id == view["id"], CaseTransition.event == "assess"
+            )
+        )
     assert assessed == 1
 
 
 def test_loser_can_retry_with_the_new_version(db, people) -> None:
     view = case_in(db, people, "initial_assessment")
-    fire_event(db, people["officer"], view["id"], "assess", view["version"],
-               {"verified": True, "risk_level": "low", "findings": "x"}, now=NOW)
+    fire_event(
+        db,
+        people["officer"],
+        view["id"],
+        "assess",
+        view["version"],
+        {"verified": True, "risk_level": "low", "findings": "x"},
+        now=NOW,
+    )
     current = get_case(db, people["officer"], view["id"], now=NOW)
-    again = fire_event(db, people["officer"], view["id"], "complete_assessment",
-                       current["version"], {"needs": "n", "meeting_minutes": "m"}, now=NOW)
+    again = fire_event(
+        db,
+        people["officer"],
+        view["id"],
+        "complete_assessment",
+        current["version"],
+        {"needs": "n", "meeting_minutes": "m"},
+        now=NOW,
+    )
     assert again["state"] == "plan_drafting"
 
 
@@ -66,15 +91,22 @@ def test_parallel_intake_in_two_provinces_does_not_serialise_on_one_chain(db, pe
     def intake(n: int, commune: str, actor: str) -> None:
         try:
             for i in range(5):
-                record_report(db, people[actor], report_payload(
-                    incident_unit_code=commune,
-                    child={"full_name": f"Trẻ {n}-{i}", "sex": "male", "age_years": 5}),
-                    now=at("2027-02-03T10:00:00"))
+                record_report(
+                    db,
+                    people[actor],
+                    report_payload(
+                        incident_unit_code=commune,
+                        child={"full_name": f"Trẻ {n}-{i}", "sex": "male", "age_years": 5},
+                    ),
+                    now=at("2027-02-03T10:00:00"),
+                )
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=intake, args=(1, "20194", "intake")),
-               threading.Thread(target=intake, args=(2, "00004", "intake.111"))]
+    threads = [
+        threading.Thread(target=intake, args=(1, "20194", "intake")),
+        threading.Thread(target=intake, args=(2, "00004", "intake.111")),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -37,8 +37,13 @@ def test_plan_deadlines_skip_tet_2027(db, people) -> None:
 
 
 def test_plan_deadline_skips_tet_2026(db, people) -> None:
-    view = case_in(db, people, "specific_assessment", received_at="2026-02-13T15:00:00+07:00",
-                   child={"full_name": "Trần Văn Nam", "sex": "male", "age_years": 9})
+    view = case_in(
+        db,
+        people,
+        "specific_assessment",
+        received_at="2026-02-13T15:00:00+07:00",
+        child={"full_name": "Trần Văn Nam", "sex": "male", "age_years": 9},
+    )
     assert due(view, "plan_submission") == at("2026-02-27T17:00:00")
 
 
@@ -49,8 +54,9 @@ def test_plan_deadline_skips_a_weekend(db, people) -> None:
 
 def test_administrator_added_day_off_moves_the_plan_deadline(db, people) -> None:
     with db.uow() as uow:
-        uow.session.add(CalendarDay(province_code="48", day=date(2027, 3, 16), kind="off",
-                                    note="nghỉ bù"))
+        uow.session.add(
+            CalendarDay(province_code="48", day=date(2027, 3, 16), kind="off", note="nghỉ bù")
+        )
         uow.commit()
     view = case_in(db, people, "specific_assessment", received_at="2027-03-11T10:00:00+07:00")
     assert due(view, "plan_submission") == at("2027-03-19T17:00:00")
@@ -66,9 +72,17 @@ def test_day_off_of_another_province_does_not_count(db, people) -> None:
 
 def test_province_override_of_a_deadline(db, people) -> None:
     with db.uow() as uow:
-        uow.session.add(DeadlineOverride(
-            province_code="48", workflow="case", rule="initial_assessment", duration=8,
-            unit="hours", legal_source="QĐ 704/QĐ-UBND (example)", updated_at=at("2027-01-01T00:00")))
+        uow.session.add(
+            DeadlineOverride(
+                province_code="48",
+                workflow="case",
+                rule="initial_assessment",
+                duration=8,
+                unit="hours",
+                legal_source="QĐ 704/QĐ-UBND (example)",
+                updated_at=at("2027-01-01T00:00"),
+            )
+        )
         uow.commit()
     case = open_case(db, people, received_at="2027-03-01T08:00:00+07:00")
     assert due(case, "initial_assessment") == at("2027-03-01T16:00:00")
@@ -103,8 +117,9 @@ def test_reassignment_never_resets_a_clock(db, people) -> None:
     people.make("officer.b", "officer", "20194")
     view = case_in(db, people, "specific_assessment", received_at="2027-03-11T10:00:00+07:00")
     before = due(view, "plan_submission")
-    view = assign(db, people["chair"], view["id"], "officer.b", view["version"],
-                  now=at("2027-03-15T10:00:00"))
+    view = assign(
+        db, people["chair"], view["id"], "officer.b", view["version"], now=at("2027-03-15T10:00:00")
+    )
     assert view["assignee"] == "officer.b"
     assert due(view, "plan_submission") == before
 
@@ -113,8 +128,15 @@ def test_closing_cancels_what_is_still_open(db, people) -> None:
     view = case_in(db, people, "implementing", received_at="2027-03-01T08:00:00+07:00")
     assert deadline(view, "review")["status"] == "open"
     moment = at("2027-03-20T09:00:00")
-    view = fire_event(db, people["chair"], view["id"], "transfer_out", view["version"],
-                      {"unit_code": "20197", "reason": "trẻ chuyển nơi ở"}, now=moment)
+    view = fire_event(
+        db,
+        people["chair"],
+        view["id"],
+        "transfer_out",
+        view["version"],
+        {"unit_code": "20197", "reason": "trẻ chuyển nơi ở"},
+        now=moment,
+    )
     view = step(db, people, view["id"], "accept", moment, actor="chair.2", data={})
     view = step(db, people, view["id"], "mark_unfounded", moment, actor="officer.2")
     assert deadline(view, "review")["status"] == "cancelled"

@@ -20,9 +20,17 @@ def count(db, model) -> int:
 
 
 def test_advice_contact_is_recorded_without_a_case(db, people) -> None:
-    result = record_report(db, people["intake.111"], {
-        "kind": "advice", "channel": "hotline_111", "received_at": "2027-02-03T09:00:00+07:00",
-        "description": "Phụ huynh hỏi cách nói chuyện với con về an toàn trên mạng."}, now=NOW)
+    result = record_report(
+        db,
+        people["intake.111"],
+        {
+            "kind": "advice",
+            "channel": "hotline_111",
+            "received_at": "2027-02-03T09:00:00+07:00",
+            "description": "Phụ huynh hỏi cách nói chuyện với con về an toàn trên mạng.",
+        },
+        now=NOW,
+    )
     assert result.case is None
     assert result.to_dict() == {"report_id": result.report_id, "kind": "advice"}
     assert count(db, Case) == 0
@@ -33,26 +41,51 @@ def test_advice_contact_is_recorded_without_a_case(db, people) -> None:
 
 def test_a_repeat_report_is_linked_to_the_open_case(db, people) -> None:
     first = open_case(db, people)
-    again = record_report(db, people["intake.111"], report_payload(
-        channel="school", child={"full_name": "nguyen thi  LAN", "sex": "female",
-                                 "birth_date": "2018-05-01", "unit_code": "20194"}), now=NOW)
+    again = record_report(
+        db,
+        people["intake.111"],
+        report_payload(
+            channel="school",
+            child={
+                "full_name": "nguyen thi  LAN",
+                "sex": "female",
+                "birth_date": "2018-05-01",
+                "unit_code": "20194",
+            },
+        ),
+        now=NOW,
+    )
     assert again.linked and again.case["id"] == first["id"]
     assert count(db, Case) == 1 and count(db, Child) == 1 and count(db, Report) == 2
 
 
 def test_a_different_child_gets_a_new_case(db, people) -> None:
     open_case(db, people)
-    other = record_report(db, people["intake"], report_payload(
-        child={"full_name": "Nguyễn Thị Lan", "sex": "female", "birth_date": "2016-01-01",
-               "unit_code": "20194"}), now=NOW)
+    other = record_report(
+        db,
+        people["intake"],
+        report_payload(
+            child={
+                "full_name": "Nguyễn Thị Lan",
+                "sex": "female",
+                "birth_date": "2016-01-01",
+                "unit_code": "20194",
+            }
+        ),
+        now=NOW,
+    )
     assert not other.linked
     assert count(db, Case) == 2
 
 
 def test_a_new_report_on_a_closed_case_reopens_it(db, people) -> None:
     closed = case_in(db, people, "closed")
-    result = record_report(db, people["intake"], report_payload(
-        received_at="2027-03-01T08:00:00+07:00"), now=at("2027-03-01T08:05:00"))
+    result = record_report(
+        db,
+        people["intake"],
+        report_payload(received_at="2027-03-01T08:00:00+07:00"),
+        now=at("2027-03-01T08:05:00"),
+    )
     assert result.linked and result.reopened
     assert result.case["id"] == closed["id"]
     assert result.case["state"] == "initial_assessment"
@@ -69,8 +102,10 @@ BAD_REPORTS = [
     ({"channel": "pigeon"}, "channel"),
     ({"received_at": "yesterday"}, "received_at"),
     ({"received_at": "2099-01-01T00:00:00+07:00"}, "received_at"),
-    ({"child": {"full_name": "A", "sex": "female", "birth_date": "2005-01-01"}},
-     "child.birth_date"),
+    (
+        {"child": {"full_name": "A", "sex": "female", "birth_date": "2005-01-01"}},
+        "child.birth_date",
+    ),
     ({"child": {"full_name": "A", "sex": "female", "age_years": 16}}, "child.age_years"),
     ({"child": {"full_name": "A", "sex": "x", "age_years": 5}}, "child.sex"),
     ({"child": {"sex": "female", "age_years": 5}}, "child.full_name"),

@@ -68,4 +68,3 @@ def test_old_and_new_units_coexist(db: Database) -> None:
         assert old is not None and old.parent.level == "district"
         assert find_unit(uow.session, "20308", on=date(2026, 1, 1)) is None
         assert find_unit(uow.session, "20194").level == "commune"
-

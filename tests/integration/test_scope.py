@@ -65,8 +65,15 @@ def test_out_of_scope_event_looks_like_not_found(db, people) -> None:
 
     view = case_in(db, people, "initial_assessment")
     with pytest.raises(NotFound):
-        fire_event(db, people["officer.2"], view["id"], "assess", view["version"],
-                   {"verified": True, "risk_level": "low", "findings": "x"}, now=NOW)
+        fire_event(
+            db,
+            people["officer.2"],
+            view["id"],
+            "assess",
+            view["version"],
+            {"verified": True, "risk_level": "low", "findings": "x"},
+            now=NOW,
+        )
 
 
 def test_agency_and_admin_cannot_record_reports(db, people) -> None:

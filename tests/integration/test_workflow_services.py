@@ -19,9 +19,13 @@ LATER = T0 + timedelta(days=1)
 
 def history_events(db, case_id: int) -> list[str]:
     with db.uow(readonly=True) as uow:
-        return list(uow.session.scalars(
-            sa.select(CaseTransition.event).where(CaseTransition.case_id == case_id)
-            .order_by(CaseTransition.seq)))
+        return list(
+            uow.session.scalars(
+                sa.select(CaseTransition.event)
+                .where(CaseTransition.case_id == case_id)
+                .order_by(CaseTransition.seq)
+            )
+        )
 
 
 def test_intake_opens_a_case_and_transfers_it_to_the_incident_commune(db, people) -> None:
@@ -34,8 +38,15 @@ def test_intake_opens_a_case_and_transfers_it_to_the_incident_commune(db, people
 def test_intake_without_auto_transfer_waits_in_received(db, people) -> None:
     case = open_case(db, people, auto_transfer=False)
     assert case["state"] == "received"
-    view = fire_event(db, people["intake"], case["id"], "transfer", case["version"],
-                      {"unit_code": NEIGHBOUR}, now=T0)
+    view = fire_event(
+        db,
+        people["intake"],
+        case["id"],
+        "transfer",
+        case["version"],
+        {"unit_code": NEIGHBOUR},
+        now=T0,
+    )
     assert (view["state"], view["unit_code"]) == ("transferred", NEIGHBOUR)
 
 
@@ -88,10 +99,16 @@ def test_reopen_a_closed_case(db, people) -> None:
 
 def test_transfer_out_to_another_commune(db, people) -> None:
     view = case_in(db, people, "specific_assessment")
-    view = fire_event(db, people["chair"], view["id"], "transfer_out", view["version"],
-                      {"unit_code": NEIGHBOUR, "reason": "trẻ sống ở Thanh Khê"}, now=LATER)
-    assert (view["state"], view["unit_code"], view["assignee"]) == (
-        "transferred", NEIGHBOUR, None)
+    view = fire_event(
+        db,
+        people["chair"],
+        view["id"],
+        "transfer_out",
+        view["version"],
+        {"unit_code": NEIGHBOUR, "reason": "trẻ sống ở Thanh Khê"},
+        now=LATER,
+    )
+    assert (view["state"], view["unit_code"], view["assignee"]) == ("transferred", NEIGHBOUR, None)
     # The old commune no longer sees it; the new one does.
     from casework.errors import NotFound
 
@@ -103,15 +120,29 @@ def test_transfer_out_to_another_commune(db, people) -> None:
 def test_transfer_out_to_the_same_commune_is_refused(db, people) -> None:
     view = case_in(db, people, "specific_assessment")
     with pytest.raises(ValidationError, match="already at this commune"):
-        fire_event(db, people["chair"], view["id"], "transfer_out", view["version"],
-                   {"unit_code": HOME, "reason": "x"}, now=LATER)
+        fire_event(
+            db,
+            people["chair"],
+            view["id"],
+            "transfer_out",
+            view["version"],
+            {"unit_code": HOME, "reason": "x"},
+            now=LATER,
+        )
 
 
 def test_transfer_to_a_dissolved_commune_is_refused(db, people) -> None:
     view = case_in(db, people, "specific_assessment")
     with pytest.raises(ValidationError, match="dissolved"):
-        fire_event(db, people["chair"], view["id"], "transfer_out", view["version"],
-                   {"unit_code": "20308", "reason": "x"}, now=LATER)
+        fire_event(
+            db,
+            people["chair"],
+            view["id"],
+            "transfer_out",
+            view["version"],
+            {"unit_code": "20308", "reason": "x"},
+            now=LATER,
+        )
 
 
 def test_approved_plan_becomes_agency_tasks(db, people) -> None:
@@ -119,7 +150,8 @@ def test_approved_plan_becomes_agency_tasks(db, people) -> None:
     assert {t["agency_kind"] for t in view["tasks"]} == {"police", "health"}
     with db.uow(readonly=True) as uow:
         police_task = uow.session.scalars(
-            sa.select(PlanTask).where(PlanTask.agency_kind == "police")).one()
+            sa.select(PlanTask).where(PlanTask.agency_kind == "police")
+        ).one()
         assert police_task.agency_id == people["police"].agency_id
 
 
@@ -141,8 +173,14 @@ def test_no_plan_approval_without_assessment_even_if_forced(db, people) -> None:
 def test_no_closure_while_the_review_finds_high_risk(db, people) -> None:
     view = case_in(db, people, "reviewing")
     with pytest.raises(EventNotAllowed, match="replan"):
-        step(db, people, view["id"], "close", LATER,
-             data={"review": {"harm": "high", "abuser_access": "low", "environment": "low"}})
+        step(
+            db,
+            people,
+            view["id"],
+            "close",
+            LATER,
+            data={"review": {"harm": "high", "abuser_access": "low", "environment": "low"}},
+        )
     with pytest.raises(ValidationError, match="review"):
         step(db, people, view["id"], "close", LATER, data={})
 
@@ -167,15 +205,29 @@ def test_wrong_role_is_forbidden(db, people) -> None:
 def test_stale_version_is_a_conflict(db, people) -> None:
     view = case_in(db, people, "initial_assessment")
     with pytest.raises(Conflict):
-        fire_event(db, people["officer"], view["id"], "assess", view["version"] - 1,
-                   {"verified": True, "risk_level": "low", "findings": "x"}, now=LATER)
+        fire_event(
+            db,
+            people["officer"],
+            view["id"],
+            "assess",
+            view["version"] - 1,
+            {"verified": True, "risk_level": "low", "findings": "x"},
+            now=LATER,
+        )
 
 
 def test_accept_names_an_officer_of_the_commune_only(db, people) -> None:
     case = open_case(db, people)
     with pytest.raises(ValidationError, match="not an officer of the case's commune"):
-        fire_event(db, people["chair"], case["id"], "accept", case["version"],
-                   {"assignee": "officer.2"}, now=LATER)
+        fire_event(
+            db,
+            people["chair"],
+            case["id"],
+            "accept",
+            case["version"],
+            {"assignee": "officer.2"},
+            now=LATER,
+        )
     view = fire_event(db, people["officer"], case["id"], "accept", case["version"], {}, now=LATER)
     assert view["assignee"] == "officer"
 
@@ -185,9 +237,13 @@ def test_every_transition_writes_history_and_audit(db, people) -> None:
     events = history_events(db, view["id"])
     assert events == ["receive", "transfer", *TO_STATE["closed"]]
     with db.uow(readonly=True) as uow:
-        actions = list(uow.session.scalars(
-            sa.select(AuditEvent.action).where(AuditEvent.case_id == view["id"])
-            .order_by(AuditEvent.id)))
+        actions = list(
+            uow.session.scalars(
+                sa.select(AuditEvent.action)
+                .where(AuditEvent.case_id == view["id"])
+                .order_by(AuditEvent.id)
+            )
+        )
     for event in TO_STATE["closed"]:
         assert f"case.{event}" in actions
 

@@ -66,8 +66,9 @@ def snapshot(state: str, **kwargs: Any) -> CaseSnapshot:
 
 def test_serious_risk_goes_to_emergency_protection() -> None:
     case = snapshot("initial_assessment")
-    fired = fire(CASE_WORKFLOW, case, "assess",
-                 {"verified": True, "risk_level": "serious", "findings": "x"})
+    fired = fire(
+        CASE_WORKFLOW, case, "assess", {"verified": True, "risk_level": "serious", "findings": "x"}
+    )
     assert fired.to_state == case.state == "emergency_protection"
 
 
@@ -90,27 +91,64 @@ def test_unknown_event() -> None:
 GUARD_CASES = [
     ("plan_approval", "approve_plan", {}, {"plan": {"measures": [1]}}, None, "specific assessment"),
     ("plan_approval", "approve_plan", {}, {"specific_assessment": {}}, None, "no measures"),
-    ("reviewing", "close",
-     {"review": {"harm": "high", "abuser_access": "low", "environment": "low"}}, {}, None,
-     "replan"),
-    ("emergency_protection", "decide_emergency",
-     {"measures": "x", "separation": True}, {}, None, "separation_until is required"),
-    ("emergency_protection", "decide_emergency",
-     {"measures": "x", "separation": True, "separation_until": "2027-03-20"}, {}, None,
-     "within 15 days"),
-    ("specific_assessment", "complete_assessment", {"needs": "x", "meeting_minutes": "y"}, {},
-     "serious", "emergency protection has not been decided"),
-    ("initial_assessment", "assess", {"verified": False, "risk_level": "low", "findings": "x"},
-     {}, None, "not verified"),
-    ("plan_drafting", "submit_plan",
-     {"measures": [{"agency_kind": "police", "action": "a", "due_date": "2027-02-01"}]}, {}, None,
-     "in the past"),
+    (
+        "reviewing",
+        "close",
+        {"review": {"harm": "high", "abuser_access": "low", "environment": "low"}},
+        {},
+        None,
+        "replan",
+    ),
+    (
+        "emergency_protection",
+        "decide_emergency",
+        {"measures": "x", "separation": True},
+        {},
+        None,
+        "separation_until is required",
+    ),
+    (
+        "emergency_protection",
+        "decide_emergency",
+        {"measures": "x", "separation": True, "separation_until": "2027-03-20"},
+        {},
+        None,
+        "within 15 days",
+    ),
+    (
+        "specific_assessment",
+        "complete_assessment",
+        {"needs": "x", "meeting_minutes": "y"},
+        {},
+        "serious",
+        "emergency protection has not been decided",
+    ),
+    (
+        "initial_assessment",
+        "assess",
+        {"verified": False, "risk_level": "low", "findings": "x"},
+        {},
+        None,
+        "not verified",
+    ),
+    (
+        "plan_drafting",
+        "submit_plan",
+        {"measures": [{"agency_kind": "police", "action": "a", "due_date": "2027-02-01"}]},
+        {},
+        None,
+        "in the past",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("state", "event", "data", "facts", "risk", "message"), GUARD_CASES)
 def test_guards_refuse_with_the_legal_reason(
-    state: str, event: str, data: dict[str, Any], facts: dict[str, Any], risk: str | None,
+    state: str,
+    event: str,
+    data: dict[str, Any],
+    facts: dict[str, Any],
+    risk: str | None,
     message: str,
 ) -> None:
     case = snapshot(state, facts=facts, risk_level=risk)
@@ -120,24 +158,56 @@ def test_guards_refuse_with_the_legal_reason(
 
 
 BAD_DATA = [
-    ("initial_assessment", "assess", {"risk_level": "low", "findings": "x"}, "verified",
-     "is required"),
-    ("initial_assessment", "assess", {"verified": "yes", "risk_level": "low", "findings": "x"},
-     "verified", "true or false"),
-    ("initial_assessment", "assess", {"verified": True, "risk_level": "extreme", "findings": "x"},
-     "risk_level", "one of: low, medium, high, serious"),
-    ("initial_assessment", "assess", {"verified": True, "risk_level": "low", "findings": "  "},
-     "findings", "must not be empty"),
-    ("initial_assessment", "assess",
-     {"verified": True, "risk_level": "low", "findings": "x", "color": "red"}, "color",
-     "unknown field"),
+    (
+        "initial_assessment",
+        "assess",
+        {"risk_level": "low", "findings": "x"},
+        "verified",
+        "is required",
+    ),
+    (
+        "initial_assessment",
+        "assess",
+        {"verified": "yes", "risk_level": "low", "findings": "x"},
+        "verified",
+        "true or false",
+    ),
+    (
+        "initial_assessment",
+        "assess",
+        {"verified": True, "risk_level": "extreme", "findings": "x"},
+        "risk_level",
+        "one of: low, medium, high, serious",
+    ),
+    (
+        "initial_assessment",
+        "assess",
+        {"verified": True, "risk_level": "low", "findings": "  "},
+        "findings",
+        "must not be empty",
+    ),
+    (
+        "initial_assessment",
+        "assess",
+        {"verified": True, "risk_level": "low", "findings": "x", "color": "red"},
+        "color",
+        "unknown field",
+    ),
     ("plan_drafting", "submit_plan", {"measures": []}, "measures", "at least 1"),
-    ("plan_drafting", "submit_plan",
-     {"measures": [{"agency_kind": "army", "action": "a", "due_date": "2027-05-01"}]},
-     "measures[0].agency_kind", "one of"),
-    ("plan_drafting", "submit_plan",
-     {"measures": [{"agency_kind": "police", "action": "a", "due_date": "31/05/2027"}]},
-     "measures[0].due_date", "YYYY-MM-DD"),
+    (
+        "plan_drafting",
+        "submit_plan",
+        {"measures": [{"agency_kind": "army", "action": "a", "due_date": "2027-05-01"}]},
+        "measures[0].agency_kind",
+        "one of",
+    ),
+    (
+        "plan_drafting",
+        "submit_plan",
+        {"measures": [{"agency_kind": "police", "action": "a", "due_date": "31/05/2027"}]},
+        "measures[0].due_date",
+        "YYYY-MM-DD",
+    ),
     ("reviewing", "close", {"review": {"harm": "low"}}, "review.abuser_access", "is required"),
     ("initial_assessment", "mark_unfounded", {}, "reason", "is required"),
 ]
@@ -155,7 +225,10 @@ def test_bad_event_data_names_the_field(
 
 def test_available_events_by_role() -> None:
     assert available_events(CASE_WORKFLOW, "plan_approval", "chair") == [
-        "approve_plan", "return_plan", "transfer_out"]
+        "approve_plan",
+        "return_plan",
+        "transfer_out",
+    ]
     assert available_events(CASE_WORKFLOW, "plan_approval", "officer") == []
     assert available_events(CASE_WORKFLOW, "closed", "officer") == ["reopen"]
 
@@ -169,12 +242,23 @@ def test_every_deadline_cites_its_legal_source_and_steps_exist() -> None:
 
 
 def test_province_override_changes_only_what_it_names() -> None:
-    rules = effective_rules(CASE_WORKFLOW, [
-        {"rule": "plan_submission", "duration": 4, "unit": "working_days", "assignee_role": None},
-    ])
+    rules = effective_rules(
+        CASE_WORKFLOW,
+        [
+            {
+                "rule": "plan_submission",
+                "duration": 4,
+                "unit": "working_days",
+                "assignee_role": None,
+            },
+        ],
+    )
     plan = next(r for r in rules if r.name == "plan_submission")
-    assert (plan.duration, plan.unit, plan.assignee_role) == (4, DurationUnit.WORKING_DAYS,
-                                                              "officer")
+    assert (plan.duration, plan.unit, plan.assignee_role) == (
+        4,
+        DurationUnit.WORKING_DAYS,
+        "officer",
+    )
     untouched = next(r for r in rules if r.name == "initial_assessment")
     assert untouched == CASE_WORKFLOW.rule("initial_assessment")
 

@@ -67,8 +67,9 @@ def list_cases() -> Any:
         raise ValidationError({"limit": "limit and offset must be whole numbers"}) from None
     if limit < 1 or offset < 0:
         raise ValidationError({"limit": "limit must be ≥ 1 and offset ≥ 0"})
-    rows = cases.list_cases(get_db(), g.actor, state=request.args.get("state"), limit=limit,
-                            offset=offset)
+    rows = cases.list_cases(
+        get_db(), g.actor, state=request.args.get("state"), limit=limit, offset=offset
+    )
     return jsonify({"cases": rows, "limit": limit, "offset": offset})
 
 
@@ -89,8 +90,9 @@ def fire_event(case_id: int) -> Any:
         raise ValidationError({"version": "is required: the version you last read"})
     if "data" in body and body["data"] is not None and not isinstance(body["data"], dict):
         raise ValidationError({"data": "must be an object"})
-    view = cases.fire_event(get_db(), g.actor, case_id, body.get("event"), body["version"],
-                            body.get("data") or {})
+    view = cases.fire_event(
+        get_db(), g.actor, case_id, body.get("event"), body["version"], body.get("data") or {}
+    )
     return jsonify(view)
 
 

@@ -1,0 +1,412 @@
+"""Notifications: the outbox and inbox rows a rung writes, and their delivery by SMTP.
+
+A rung writes one row per recipient in the same transaction as the rung itself. The delivery
+loop sends pending rows by SMTP, one transaction per message (claimed with SKIP LOCKED on
+PostgreSQL), retries with backoff when the server is away, and gives up on an address the
+server refuses for good — marking the user so administrators see it — without holding up
+anyone else's mail. Messages carry a case reference and a link, never a child's name.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from casework.db import Database, UnitOfWork
+from casework.models import (
+    AdministrativeUnit,
+    Agency,
+    Case,
+    Deadline,
+    FiredRung,
+    MailStatus,
+    Notification,
+    PlanTask,
+    Role,
+    User,
+)
+
+#: Labels of steps and rungs, and the message templates, in each user's language.
+STEP_LABELS = {
+    "vi": {
+        "received": "tiếp nhận",
+        "transferred": "phân công xử lý",
+        "initial_assessment": "đánh giá ban đầu",
+        "emergency_protection": "quyết định khẩn cấp",
+        "specific_assessment": "đánh giá cụ thể",
+        "plan_drafting": "xây dựng kế hoạch",
+        "plan_approval": "phê duyệt kế hoạch",
+        "implementing": "thực hiện kế hoạch",
+        "reviewing": "rà soát",
+        "closed": "kết thúc",
+    },
+    "en": {
+        "received": "intake",
+        "transferred": "assignment",
+        "initial_assessment": "initial assessment",
+        "emergency_protection": "emergency decision",
+        "specific_assessment": "specific assessment",
+        "plan_drafting": "plan drafting",
+        "plan_approval": "plan approval",
+        "implementing": "implementation",
+        "reviewing": "review",
+        "closed": "closure",
+    },
+}
+TEMPLATES = {
+    "vi": {
+        "reminded": (
+            "[{ref}] Sắp đến hạn: {step}",
+            "Ca {ref}: bước {step} phải hoàn thành trước {due}.\n{link}",
+        ),
+        "overdue": (
+            "[{ref}] QUÁ HẠN: {step}",
+            "Ca {ref}: bước {step} đã quá hạn từ {due}.\n{link}",
+        ),
+        "escalated": (
+            "[{ref}] Chuyển cấp tỉnh: {step} quá hạn",
+            "Ca {ref}: bước {step} quá hạn từ {due} và chưa được xử lý; "
+            "đề nghị cơ quan cấp tỉnh theo dõi, đôn đốc.\n{link}",
+        ),
+        "other": (
+            "[{ref}] Nhắc việc: {step} ({rung})",
+            "Ca {ref}: bước {step}, hạn {due} ({rung}).\n{link}",
+        ),
+        "task": "nhiệm vụ của {agency}",
+    },
+    "en": {
+        "reminded": (
+            "[{ref}] Due soon: {step}",
+            "Case {ref}: the {step} step is due by {due}.\n{link}",
+        ),
+        "overdue": (
+            "[{ref}] OVERDUE: {step}",
+            "Case {ref}: the {step} step has been overdue since {due}.\n{link}",
+        ),
+        "escalated": (
+            "[{ref}] Escalated to the province: {step} overdue",
+            "Case {ref}: the {step} step has been overdue since {due} and is still "
+            "open; the province office is asked to follow it up.\n{link}",
+        ),
+        "other": (
+            "[{ref}] Reminder: {step} ({rung})",
+            "Case {ref}: the {step} step, due {due} ({rung}).\n{link}",
+        ),
+        "task": "task for {agency}",
+    },
+}
+AGENCY_LABELS = {
+    "vi": {
+        "police": "công an",
+        "health": "y tế",
+        "education": "giáo dục",
+        "justice": "tư pháp",
+        "social_services": "dịch vụ xã hội",
+        "other": "cơ quan khác",
+    },
+    "en": {
+        "police": "police",
+        "health": "health",
+        "education": "education",
+        "justice": "justice",
+        "social_services": "social services",
+        "other": "other agency",
+    },
+}
+
+
+def render(
+    locale: str,
+    rung: str,
+    reference: str,
+    step: str,
+    due: datetime,
+    link: str,
+    agency_kind: str | None = None,
+) -> tuple[str, str]:
+    lang = locale if locale in TEMPLATES else "vi"
+    from zoneinfo import ZoneInfo
+
+    local_due = due.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M %d/%m/%Y")
+    label = STEP_LABELS[lang].get(step, step)
+    if agency_kind:
+        label = TEMPLATES[lang]["task"].format(
+            agency=AGENCY_LABELS[lang].get(agency_kind, agency_kind)
+        )
+    subject, body = TEMPLATES[lang].get(rung) or TEMPLATES[lang]["other"]
+    values = {"ref": reference, "step": label, "due": local_due, "link": link, "rung": rung}
+    return subject.format(**values), body.format(**values)
+
+
+# --- who is notified ------------------------------------------------------------------------
+
+
+def _active(session: Session, *conditions: Any) -> list[User]:
+    return list(session.scalars(sa.select(User).where(User.active.is_(True), *conditions)))
+
+
+def recipients(
+    session: Session, case: Case, deadline: Deadline, target: str, assignee_role: str
+) -> list[User]:
+    task = session.get(PlanTask, deadline.task_id) if deadline.task_id else None
+    if target == "assignee":
+        if assignee_role == Role.OFFICER and case.assignee_id is not None:
+            return _active(session, User.id == case.assignee_id)
+        if assignee_role == Role.INTAKE:
+            return _active(session, User.id == case.created_by_id)
+        return _active(session, User.role == assignee_role, User.unit_id == case.unit_id)
+    if target == "chair":
+        return _active(session, User.role == Role.CHAIR, User.unit_id == case.unit_id)
+    if target == "province":
+        return _active(
+            session,
+            User.role == Role.PROVINCE,
+            User.unit_id.in_(
+                sa.select(AdministrativeUnit.id).where(
+                    AdministrativeUnit.level == "province",
+                    AdministrativeUnit.code == case.province_code,
+                )
+            ),
+        )
+    if target == "agency" and task is not None and task.agency_id is not None:
+        return _active(session, User.role == Role.AGENCY, User.agency_id == task.agency_id)
+    if target == "agency_supervisor" and task is not None:
+        province_agencies = (
+            sa.select(Agency.id)
+            .join(AdministrativeUnit, Agency.unit_id == AdministrativeUnit.id)
+            .where(
+                Agency.kind == task.agency_kind,
+                AdministrativeUnit.level == "province",
+                AdministrativeUnit.code == case.province_code,
+            )
+        )
+        return _active(session, User.role == Role.AGENCY, User.agency_id.in_(province_agencies))
+    return []
+
+
+def notify_rung(
+    uow: UnitOfWork,
+    case: Case,
+    deadline: Deadline,
+    fired: FiredRung,
+    rung: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Write the rung's notifications (inbox + outbox). Returns how many."""
+    from casework.deadlines import province_rules
+
+    session = uow.session
+    rules = {r.name: r for r in province_rules(uow, case.workflow, case.province_code)}
+    rule = rules.get(deadline.rule)
+    assignee_role = rule.assignee_role if rule else Role.OFFICER
+    task = session.get(PlanTask, deadline.task_id) if deadline.task_id else None
+    users: dict[int, User] = {}
+    for target in rung.get("notify", []):
+        for user in recipients(session, case, deadline, target, assignee_role):
+            users.setdefault(user.id, user)
+    base_url = str(uow.settings.extra.get("base_url", "")).rstrip("/")
+    link = f"{base_url}/cases/{case.id}"
+    for user in users.values():
+        subject, body = render(
+            user.locale,
+            rung["name"],
+            case.reference,
+            deadline.step,
+            deadline.due_at,
+            link,
+            task.agency_kind if task else None,
+        )
+        session.add(
+            Notification(
+                user_id=user.id,
+                case_id=case.id,
+                fired_rung_id=fired.id,
+                kind=f"deadline.{rung['name']}",
+                subject=subject,
+                body=body,
+                created_at=now,
+                mail_status=MailStatus.PENDING if user.email else MailStatus.NONE,
+                next_attempt_at=now if user.email else None,
+            )
+        )
+    return len(users)
+
+
+# --- the inbox ------------------------------------------------------------------------------
+
+
+def inbox(
+    db: Database, user: User, unread_only: bool = False, limit: int = 100
+) -> list[dict[str, Any]]:
+    with db.uow(readonly=True) as uow:
+        statement = sa.select(Notification).where(Notification.user_id == user.id)
+        if unread_only:
+            statement = statement.where(Notification.read_at.is_(None))
+        rows = uow.session.scalars(statement.order_by(Notification.id.desc()).limit(limit))
+        return [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "subject": n.subject,
+                "body": n.body,
+                "case_id": n.case_id,
+                "created_at": n.created_at.isoformat(),
+                "read": n.read_at is not None,
+            }
+            for n in rows
+        ]
+
+
+def unread_count(db: Database, user: User) -> int:
+    with db.uow(readonly=True) as uow:
+        return int(
+            uow.session.scalar(
+                sa.select(sa.func.count(Notification.id)).where(
+                    Notification.user_id == user.id, Notification.read_at.is_(None)
+                )
+            )
+            or 0
+        )
+
+
+def mark_read(db: Database, user: User, notification_id: int, now: datetime) -> None:
+    from casework.errors import NotFound
+
+    with db.uow() as uow:
+        row = uow.session.scalars(
+            sa.select(Notification).where(
+                Notification.id == notification_id, Notification.user_id == user.id
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"notification {notification_id} not found")
+        if row.read_at is None:
+            row.read_at = now
+        uow.commit()
+
+
+def mail_failures(db: Database) -> list[dict[str, Any]]:
+    """Users whose address the mail server refused for good (for administrators)."""
+    with db.uow(readonly=True) as uow:
+        return [
+            {
+                "username": u.username,
+                "email": u.email,
+                "failed_at": u.email_failed_at.isoformat(),
+                "error": u.email_error,
+            }
+            for u in uow.session.scalars(
+                sa.select(User).where(User.email_failed_at.is_not(None)).order_by(User.username)
+            )
+            if u.email_failed_at is not None
+        ]
+
+
+# --- SMTP delivery --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    sender: str = "casework@localhost"
+    timeout: float = 10.0
+    max_attempts: int = 8
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, … minutes, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+class _Permanent(Exception):
+    pass
+
+
+def _send(smtp: SmtpSettings, to: str, subject: str, body: str) -> None:
+    message = EmailMessage()
+    message["From"] = smtp.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
+        if smtp.starttls:
+            client.starttls()
+        if smtp.username:
+            client.login(smtp.username, smtp.password)
+        try:
+            client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, text = next(iter(error.recipients.values()))
+            if 500 <= code < 600:
+                raise _Permanent(f"{code} {text.decode(errors='replace')}") from None
+            raise
+        except smtplib.SMTPResponseException as error:
+            if 500 <= error.smtp_code < 600:
+                raise _Permanent(f"{error.smtp_code} {error.smtp_error!r}") from None
+            raise
+
+
+def deliver(db: Database, smtp: SmtpSettings, now: datetime, limit: int = 100) -> dict[str, int]:
+    """Send pending mail whose time has come. Returns counts: sent, retry, failed."""
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    if not smtp.enabled:
+        return counts
+    for _ in range(limit):
+        with db.uow() as uow:
+            session = uow.session
+            query = (
+                sa.select(Notification)
+                .where(
+                    Notification.mail_status == MailStatus.PENDING,
+                    Notification.next_attempt_at <= now,
+                )
+                .order_by(Notification.next_attempt_at, Notification.id)
+                .limit(1)
+            )
+            if uow.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            row = session.scalars(query).first()
+            if row is None:
+                break
+            user = session.get(User, row.user_id)
+            assert user is not None
+            row.mail_attempts += 1
+            try:
+                _send(smtp, user.email, row.subject, row.body)
+            except _Permanent as error:
+                row.mail_status = MailStatus.FAILED
+                row.last_error = str(error)[:300]
+                user.email_failed_at = now
+                user.email_error = str(error)[:300]
+                counts["failed"] += 1
+            except (TimeoutError, OSError, smtplib.SMTPException) as error:
+                row.last_error = f"{type(error).__name__}: {error}"[:300]
+                if row.mail_attempts >= smtp.max_attempts:
+                    row.mail_status = MailStatus.FAILED
+                    counts["failed"] += 1
+                else:
+                    row.next_attempt_at = now + backoff(row.mail_attempts)
+                    counts["retry"] += 1
+            else:
+                row.mail_status = MailStatus.SENT
+                row.sent_at = now
+                row.last_error = ""
+                counts["sent"] += 1
+            uow.commit()
+        if counts["retry"] and counts["sent"] == 0 and counts["retry"] >= 3:
+            break  # the server is away: try again on the next tick, not 100 times now
+    return counts
