@@ -446,5 +446,5 @@ def serve(obj: CliContext, host: str, port: int, workers: int) -> None:
     )
 
 
-def run() -> Any:  # pragma: no cover
-    return main()
+if __name__ == "__main__":
+    main()

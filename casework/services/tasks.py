@@ -1,0 +1,132 @@
+"""Agency tasks: the partner agency accepts or declines what was referred to it, then
+completes it. Each answer meets the task's clock (late or on time) and is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from casework import audit
+from casework.clock import utcnow
+from casework.db import Database
+from casework.deadlines import cancel, meet
+from casework.errors import EventNotAllowed, NotFound, PermissionDenied, ValidationError
+from casework.models import Case, Deadline, DeadlineStatus, PlanTask, PlanTaskStatus, Role, User
+
+#: action → (statuses it applies to, new status, clock it meets, clock it cancels)
+ACTIONS = {
+    "accept": ((PlanTaskStatus.PROPOSED,), PlanTaskStatus.ACCEPTED, "task_response", None),
+    "decline": (
+        (PlanTaskStatus.PROPOSED,),
+        PlanTaskStatus.DECLINED,
+        "task_response",
+        "task_completion",
+    ),
+    "complete": (
+        (PlanTaskStatus.PROPOSED, PlanTaskStatus.ACCEPTED),
+        PlanTaskStatus.DONE,
+        "task_completion",
+        "task_response",
+    ),
+}
+
+
+def _task_view(task: PlanTask, case: Case) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "case_id": case.id,
+        "case_reference": case.reference,
+        "agency_kind": task.agency_kind,
+        "action": task.action,
+        "due_date": task.due_date.isoformat(),
+        "status": task.status,
+        "note": task.note,
+    }
+
+
+def list_tasks(db: Database, actor: User, status: str | None = None) -> list[dict[str, Any]]:
+    """The tasks referred to the actor's agency."""
+    if actor.role != Role.AGENCY or actor.agency_id is None:
+        return []
+    with db.uow(readonly=True) as uow:
+        statement = (
+            sa.select(PlanTask, Case)
+            .join(Case, PlanTask.case_id == Case.id)
+            .where(PlanTask.agency_id == actor.agency_id)
+            .order_by(PlanTask.due_date)
+        )
+        if status:
+            statement = statement.where(PlanTask.status == status)
+        return [_task_view(task, case) for task, case in uow.session.execute(statement)]
+
+
+def respond(
+    db: Database,
+    actor: User,
+    task_id: int,
+    action: Any,
+    note: Any = "",
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    now = now or utcnow()
+    if action not in ACTIONS:
+        raise ValidationError({"action": f"must be one of: {', '.join(ACTIONS)}"})
+    if not isinstance(note, str) or len(note) > 2000:
+        raise ValidationError({"note": "must be text of at most 2000 characters"})
+    if action == "decline" and not note.strip():
+        raise ValidationError({"note": "say why the task is declined"})
+    with db.uow() as uow:
+        session = uow.session
+        task = session.scalars(
+            sa.select(PlanTask).where(PlanTask.id == task_id).with_for_update()
+        ).first()
+        if task is None or actor.role != Role.AGENCY or task.agency_id != actor.agency_id:
+            if actor.role != Role.AGENCY and task is not None:
+                raise PermissionDenied("only the agency the task is referred to answers it")
+            raise NotFound(f"task {task_id} not found")
+        allowed_from, new_status, meets, cancels = ACTIONS[action]
+        if task.status not in allowed_from:
+            raise EventNotAllowed(f"task {task_id} is {task.status}: cannot {action} it")
+        case = session.get(Case, task.case_id)
+        assert case is not None
+        if case.state == "closed":
+            raise EventNotAllowed(f"case {case.reference} is closed")
+        before = task.status
+        task.status = new_status
+        task.note = note.strip()
+        if action in ("accept", "decline"):
+            task.responded_at = now
+        if action == "complete":
+            task.completed_at = now
+        changes = {"met": [], "cancelled": []}
+        for deadline in session.scalars(
+            sa.select(Deadline).where(
+                Deadline.task_id == task.id, Deadline.status == DeadlineStatus.OPEN
+            )
+        ):
+            if deadline.rule.startswith(meets):
+                meet(deadline, now)
+                changes["met"].append(deadline.rule)
+            elif cancels and deadline.rule.startswith(cancels):
+                cancel(deadline)
+                changes["cancelled"].append(deadline.rule)
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action=f"task.{action}",
+            now=now,
+            province_code=case.province_code,
+            case_id=case.id,
+            summary={
+                "task_id": task.id,
+                "before": before,
+                "after": task.status,
+                "deadlines": changes,
+            },
+        )
+        view = _task_view(task, case)
+        uow.commit()
+    return view

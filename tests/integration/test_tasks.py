@@ -1,0 +1,110 @@
+"""Agency tasks: their clocks, the agency's answers, and their own ladder."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from casework.deadlines import sweep
+from casework.errors import EventNotAllowed, NotFound, PermissionDenied, ValidationError
+from casework.models import Notification
+from casework.services.cases import get_case
+from casework.services.tasks import list_tasks, respond
+from tests.conftest import at
+from tests.helpers import case_in
+
+
+def task_clocks(db, people, case_id, now):
+    view = get_case(db, people["officer"], case_id, now=now)
+    return {(d["rule"], d["task_id"]): d for d in view["deadlines"] if d["task_id"]}
+
+
+def police_task(db, people):
+    tasks = list_tasks(db, people["police"])
+    assert len(tasks) == 1
+    return tasks[0]
+
+
+def test_approved_plan_opens_response_and_completion_clocks(db, people) -> None:
+    view = case_in(db, people, "implementing")
+    clocks = task_clocks(db, people, view["id"], at("2027-02-04T00:00"))
+    rules = sorted(rule for rule, _ in clocks)
+    assert rules == [
+        "task_completion",
+        "task_completion",
+        "task_response.health",
+        "task_response.police",
+    ]
+    police = next(d for (rule, _), d in clocks.items() if rule == "task_response.police")
+    approved = next(d for d in view["deadlines"] if d["rule"] == "plan_approval")["met_at"]
+    from datetime import timedelta
+
+    from casework.clock import parse_iso
+
+    assert parse_iso(police["due_at"]) - parse_iso(approved) == timedelta(hours=24)
+
+
+def test_agency_accepts_then_completes_meeting_its_clocks(db, people) -> None:
+    view = case_in(db, people, "implementing")
+    task = police_task(db, people)
+    accepted = respond(db, people["police"], task["id"], "accept", now=at("2027-02-03T15:00"))
+    assert accepted["status"] == "accepted"
+    done = respond(
+        db, people["police"], task["id"], "complete", "đã lập hồ sơ", now=at("2027-02-10T09:00")
+    )
+    assert done["status"] == "done"
+    clocks = task_clocks(db, people, view["id"], at("2027-02-10T09:00"))
+    mine = {rule: d["status"] for (rule, tid), d in clocks.items() if tid == task["id"]}
+    assert mine == {"task_response.police": "met", "task_completion": "met"}
+
+
+def test_decline_needs_a_reason_and_cancels_completion(db, people) -> None:
+    view = case_in(db, people, "implementing")
+    task = police_task(db, people)
+    with pytest.raises(ValidationError, match="note"):
+        respond(db, people["police"], task["id"], "decline", "", now=at("2027-02-03T15:00"))
+    respond(
+        db,
+        people["police"],
+        task["id"],
+        "decline",
+        "không thuộc thẩm quyền",
+        now=at("2027-02-03T15:00"),
+    )
+    clocks = task_clocks(db, people, view["id"], at("2027-02-03T15:00"))
+    mine = {rule: d["status"] for (rule, tid), d in clocks.items() if tid == task["id"]}
+    assert mine == {"task_response.police": "met", "task_completion": "cancelled"}
+    with pytest.raises(EventNotAllowed):
+        respond(db, people["police"], task["id"], "complete", now=at("2027-02-04T15:00"))
+
+
+def test_only_the_agency_answers_its_task(db, people) -> None:
+    case_in(db, people, "implementing")
+    task = police_task(db, people)
+    with pytest.raises(NotFound):
+        respond(db, people["police.2"], task["id"], "accept", now=at("2027-02-03T15:00"))
+    with pytest.raises(PermissionDenied):
+        respond(db, people["officer"], task["id"], "accept", now=at("2027-02-03T15:00"))
+    with pytest.raises(ValidationError, match="action"):
+        respond(db, people["police"], task["id"], "ignore", now=at("2027-02-03T15:00"))
+
+
+def test_unanswered_task_escalates_agency_then_supervisor_then_chair(db, people) -> None:
+    people.make("police.province", "agency", "48", "police")
+    case_in(db, people, "implementing")
+    sweep(db, at("2027-02-10T00:00"))  # well past the 24 h response time (+24 h)
+
+    def kinds(username):
+        with db.uow(readonly=True) as uow:
+            return sorted(
+                uow.session.scalars(
+                    sa.select(Notification.kind).where(
+                        Notification.user_id == people[username].id,
+                        Notification.subject.like("%công an%"),
+                    )
+                )
+            )
+
+    assert kinds("police") == ["deadline.overdue", "deadline.reminded"]
+    assert kinds("police.province") == ["deadline.overdue"]
+    assert kinds("chair") == ["deadline.escalated"]
