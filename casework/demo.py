@@ -185,6 +185,11 @@ def load_demo(
     if not existing:
         echo(f"Creating {case_count} cases through the workflow ...")
         _create_cases(db, rng, now, case_count, [home, other])
+    from casework.deadlines import sweep
+
+    fired = sweep(db, now)
+    if fired:
+        echo(f"Sweeping the deadlines as of now: {fired}")
     with db.uow(readonly=True) as uow:
         states = dict(
             uow.session.execute(

@@ -55,28 +55,76 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)
 
+    from web.admin.routes import bp as admin_bp
     from web.api.routes import bp as api_bp
     from web.auth.routes import bp as auth_bp
     from web.cases.routes import bp as cases_bp
+    from web.inbox.routes import bp as inbox_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(inbox_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 
     from web import errors
-    from web.labels import localtime, state_label
+    from web.labels import localtime, rung_label, state_label
 
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
     app.add_template_global(state_label, "state_label")
+    app.add_template_global(rung_label, "rung_label")
     app.add_template_global(get_locale, "get_locale")
+
+    @app.context_processor
+    def unread() -> dict[str, Any]:
+        from flask_login import current_user
+
+        from casework.notify import unread_count
+
+        def count() -> int:
+            if not current_user.is_authenticated:
+                return 0
+            if "unread" not in g:
+                g.unread = unread_count(db, current_user.user)
+            return int(g.unread)
+
+        return {"unread_count": count}
+
+    if app.config.get("SCHEDULER"):
+        start_scheduler(app, db)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def start_scheduler(app: Flask, db: Database) -> bool:
+    """CASEWORK_SCHEDULER=1: one in-process scheduler per server (a file lock picks the one
+    gunicorn worker that runs it). Returns whether this process runs it."""
+    from pathlib import Path
+
+    from casework.notify import SmtpSettings
+    from casework.scheduler import start_in_process
+
+    config = app.config
+    smtp = SmtpSettings(
+        host=config["SMTP_HOST"],
+        port=config["SMTP_PORT"],
+        username=config["SMTP_USERNAME"],
+        password=config["SMTP_PASSWORD"],
+        starttls=config["SMTP_STARTTLS"],
+        sender=config["MAIL_FROM"],
+    )
+    from config import INSTANCE_DIR
+
+    lock = Path(config.get("SCHEDULER_LOCK") or INSTANCE_DIR / "scheduler.lock")
+    started = start_in_process(db, smtp, int(config["SWEEP_INTERVAL_SECONDS"]), lock)
+    app.extensions["casework_scheduler"] = started
+    return started
 
 
 class _AttrConfig:

@@ -20,6 +20,17 @@ STATE_LABELS = {
     "closed": _l("Closed"),
 }
 
+RUNG_LABELS = {
+    "reminded": _l("Reminder sent"),
+    "overdue": _l("Overdue"),
+    "escalated": _l("Escalated to the province"),
+}
+
+
+def rung_label(rung: str) -> str:
+    return str(RUNG_LABELS.get(rung, rung))
+
+
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 

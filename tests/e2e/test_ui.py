@@ -87,5 +87,6 @@ def test_every_ui_string_has_a_vietnamese_translation() -> None:
         mo = read_mo(handle)
     missing = sorted(i for i in ids if not (po.get(i) and po.get(i).string))
     assert missing == []
+    assert [m.id for m in po if m.fuzzy] == []  # a fuzzy guess is not a translation
     stale = sorted(i for i in ids if not (mo.get(i) and mo.get(i).string == po.get(i).string))
     assert stale == [], "run: pybabel compile -d web/translations"

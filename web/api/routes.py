@@ -106,3 +106,47 @@ def assign(case_id: int) -> Any:
     if "version" not in body:
         raise ValidationError({"version": "is required: the version you last read"})
     return jsonify(cases.assign(get_db(), g.actor, case_id, assignee, body["version"]))
+
+
+@bp.get("/notifications")
+@token_required
+def notifications() -> Any:
+    from casework.notify import inbox, unread_count
+
+    unread_only = request.args.get("unread") in ("1", "true")
+    return jsonify(
+        {
+            "notifications": inbox(get_db(), g.actor, unread_only=unread_only),
+            "unread": unread_count(get_db(), g.actor),
+        }
+    )
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@token_required
+def notification_read(notification_id: int) -> Any:
+    from casework.clock import utcnow
+    from casework.notify import mark_read
+
+    mark_read(get_db(), g.actor, notification_id, utcnow())
+    return jsonify({"id": notification_id, "read": True})
+
+
+@bp.get("/tasks")
+@token_required
+def tasks() -> Any:
+    from casework.services.tasks import list_tasks
+
+    return jsonify({"tasks": list_tasks(get_db(), g.actor, request.args.get("status"))})
+
+
+@bp.post("/tasks/<int:task_id>")
+@token_required
+def task_answer(task_id: int) -> Any:
+    from casework.services.tasks import respond
+
+    body = json_body()
+    unknown = sorted(set(body) - {"action", "note"})
+    if unknown:
+        raise ValidationError({unknown[0]: "unknown field (allowed: action, note)"})
+    return jsonify(respond(get_db(), g.actor, task_id, body.get("action"), body.get("note", "")))
