@@ -283,7 +283,7 @@ def end_of_office_day(day: date, calendar: WorkingCalendar) -> datetime:
 RungHook = Callable[[FiredRung], None]
 
 
-def due_deadlines_query(now: datetime, limit: int) -> sa.Select[tuple[Deadline]]:
+def due_deadlines_query(now: datetime, limit: int) -> sa.Select[Any]:
     """The due rungs, through the partial index on next_fire_at (never a scan of open
     deadlines)."""
     return (
@@ -315,7 +315,7 @@ def sweep(
             query = due_deadlines_query(now, batch_size)
             if uow.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            deadlines = list(session.scalars(query))
+            deadlines: list[Deadline] = list(session.scalars(query))
             if not deadlines:
                 break
             for deadline in deadlines:
@@ -370,7 +370,7 @@ def sweep(
 
 def _claim(session: Session, deadline: Deadline, index: int) -> bool:
     """SQLite: compare-and-set on next_rung; only one sweeper moves a rung on."""
-    claimed = session.execute(
+    claimed = session.execute(  # type: ignore[attr-defined]
         sa.update(Deadline)
         .where(
             Deadline.id == deadline.id,

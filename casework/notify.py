@@ -59,7 +59,7 @@ STEP_LABELS = {
         "closed": "closure",
     },
 }
-TEMPLATES = {
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "vi": {
         "reminded": (
             "[{ref}] Sắp đến hạn: {step}",
@@ -78,7 +78,6 @@ TEMPLATES = {
             "[{ref}] Nhắc việc: {step} ({rung})",
             "Ca {ref}: bước {step}, hạn {due} ({rung}).\n{link}",
         ),
-        "task": "nhiệm vụ của {agency}",
     },
     "en": {
         "reminded": (
@@ -98,9 +97,9 @@ TEMPLATES = {
             "[{ref}] Reminder: {step} ({rung})",
             "Case {ref}: the {step} step, due {due} ({rung}).\n{link}",
         ),
-        "task": "task for {agency}",
     },
 }
+TASK_LABEL = {"vi": "nhiệm vụ của {agency}", "en": "task for {agency}"}
 AGENCY_LABELS = {
     "vi": {
         "police": "công an",
@@ -136,9 +135,7 @@ def render(
     local_due = due.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M %d/%m/%Y")
     label = STEP_LABELS[lang].get(step, step)
     if agency_kind:
-        label = TEMPLATES[lang]["task"].format(
-            agency=AGENCY_LABELS[lang].get(agency_kind, agency_kind)
-        )
+        label = TASK_LABEL[lang].format(agency=AGENCY_LABELS[lang].get(agency_kind, agency_kind))
     subject, body = TEMPLATES[lang].get(rung) or TEMPLATES[lang]["other"]
     values = {"ref": reference, "step": label, "due": local_due, "link": link, "rung": rung}
     return subject.format(**values), body.format(**values)

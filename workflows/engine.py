@@ -61,9 +61,10 @@ def get_workflow(name: str) -> WorkflowDefinition:
 
 def _guard_condition(guard: Guard) -> Any:
     def condition(event: EventData) -> bool:
-        reason = guard(event.model, event.kwargs["data"])
+        snapshot: CaseSnapshot = event.model  # type: ignore[assignment]
+        reason = guard(snapshot, event.kwargs["data"])
         if reason is not None:
-            event.model.refusals.append(reason)
+            snapshot.refusals.append(reason)
         return reason is None
 
     condition.__name__ = guard.__name__

@@ -100,7 +100,7 @@ def respond(
             task.responded_at = now
         if action == "complete":
             task.completed_at = now
-        changes = {"met": [], "cancelled": []}
+        changes: dict[str, list[str]] = {"met": [], "cancelled": []}
         for deadline in session.scalars(
             sa.select(Deadline).where(
                 Deadline.task_id == task.id, Deadline.status == DeadlineStatus.OPEN

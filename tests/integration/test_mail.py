@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -30,7 +32,9 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        text = f"{message['subject']}\n{message.get_content()}"
+        self.messages.append((list(envelope.rcpt_tos), text))
         return "250 Message accepted"
 
 
