@@ -27,6 +27,44 @@ RUNG_LABELS = {
 }
 
 
+EVENT_LABELS = {
+    "receive": _l("Report received"),
+    "transfer": _l("Transfer to the commune"),
+    "accept": _l("Accept and assign"),
+    "assess": _l("Initial assessment (Form 02)"),
+    "mark_unfounded": _l("Close as unfounded"),
+    "decide_emergency": _l("Emergency decision"),
+    "complete_assessment": _l("Specific assessment (Form 03)"),
+    "submit_plan": _l("Submit the plan (Form 04)"),
+    "approve_plan": _l("Approve the plan (Form 05)"),
+    "return_plan": _l("Return the plan"),
+    "start_review": _l("Start the review"),
+    "close": _l("Close the case (Form 06)"),
+    "replan": _l("Make a new plan"),
+    "reopen": _l("Reopen"),
+    "transfer_out": _l("Transfer to another commune"),
+}
+DEADLINE_STATUS_LABELS = {
+    "open": _l("open"),
+    "overdue": _l("overdue"),
+    "met": _l("met"),
+    "met_late": _l("met late"),
+    "cancelled": _l("cancelled"),
+}
+SEX_LABELS = {"female": _l("female"), "male": _l("male"), "unknown": _l("unknown")}
+RISK_LABELS = {"low": _l("low"), "medium": _l("medium"), "high": _l("high"),
+               "serious": _l("serious harm")}
+
+
+def label(kind: str, value: str | None) -> str:
+    """A translated label for a workflow id (`kind`: event, status, sex, risk)."""
+    if value is None:
+        return "—"
+    table = {"event": EVENT_LABELS, "status": DEADLINE_STATUS_LABELS, "sex": SEX_LABELS,
+             "risk": RISK_LABELS}[kind]
+    return str(table.get(value, value))
+
+
 def rung_label(rung: str) -> str:
     return str(RUNG_LABELS.get(rung, rung))
 
