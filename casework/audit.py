@@ -62,27 +62,32 @@ def event_hash(key: bytes, event: AuditEvent) -> str:
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
-def _lock_head(session: Session, chain: str, now: datetime) -> AuditChain:
-    """Lock this chain's head row (creating it on first use) for the rest of the transaction."""
-    statement = (
-        sa.select(AuditChain)
+def _advance_head(session: Session, chain: str, now: datetime) -> tuple[int, str]:
+    """Take the next sequence number of this chain and the previous head's hash.
+
+    One UPDATE … RETURNING both locks the chain's head row for the rest of the transaction
+    and numbers the event; the head row is created on the chain's first event.
+    """
+    advance = (
+        sa.update(AuditChain)
         .where(AuditChain.chain == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        .values(seq=AuditChain.seq + 1, updated_at=now)
+        .returning(AuditChain.seq, AuditChain.head_hash)
+        .execution_options(synchronize_session=False)
     )
-    head = session.scalars(statement).first()
-    if head is not None:
-        return head
-    values = {"chain": chain, "seq": 0, "head_hash": GENESIS, "updated_at": now}
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    row = session.execute(advance).first()
+    if row is None:
+        values = {"chain": chain, "seq": 0, "head_hash": GENESIS, "updated_at": now}
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(AuditChain).values(values).on_conflict_do_nothing())
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            session.execute(pg_insert(AuditChain).values(values).on_conflict_do_nothing())
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(AuditChain).values(values).on_conflict_do_nothing())
-    return session.scalars(statement).one()
+            session.execute(sqlite_insert(AuditChain).values(values).on_conflict_do_nothing())
+        row = session.execute(advance).one()
+    return int(row[0]), str(row[1])
 
 
 def record(
@@ -97,25 +102,42 @@ def record(
     summary: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the province's chain. Call it last in the transaction: the chain
-    head stays locked until commit."""
+    head stays locked until commit. Returns the event as written (not attached to the
+    session)."""
     chain = chain_for(province_code)
-    head = _lock_head(session, chain, now)
+    seq, prev_hash = _advance_head(session, chain, now)
     event = AuditEvent(
         chain=chain,
-        seq=head.seq + 1,
+        seq=seq,
         occurred_at=now,
         actor_id=actor.id if actor else None,
         actor=actor.username if actor else "system",
         action=action,
         case_id=case_id,
         summary=json_safe(summary or {}),
-        prev_hash=head.head_hash,
+        prev_hash=prev_hash,
     )
     event.hash = event_hash(key, event)
-    session.add(event)
-    head.seq = event.seq
-    head.head_hash = event.hash
-    head.updated_at = now
+    session.execute(
+        sa.insert(AuditEvent).values(
+            chain=chain,
+            seq=seq,
+            occurred_at=now,
+            actor_id=event.actor_id,
+            actor=event.actor,
+            action=action,
+            case_id=case_id,
+            summary=event.summary,
+            prev_hash=prev_hash,
+            hash=event.hash,
+        )
+    )
+    session.execute(
+        sa.update(AuditChain)
+        .where(AuditChain.chain == chain)
+        .values(head_hash=event.hash)
+        .execution_options(synchronize_session=False)
+    )
     return event
 
 

@@ -52,16 +52,24 @@ DEADLINE_STATUS_LABELS = {
     "cancelled": _l("cancelled"),
 }
 SEX_LABELS = {"female": _l("female"), "male": _l("male"), "unknown": _l("unknown")}
-RISK_LABELS = {"low": _l("low"), "medium": _l("medium"), "high": _l("high"),
-               "serious": _l("serious harm")}
+RISK_LABELS = {
+    "low": _l("low"),
+    "medium": _l("medium"),
+    "high": _l("high"),
+    "serious": _l("serious harm"),
+}
 
 
 def label(kind: str, value: str | None) -> str:
     """A translated label for a workflow id (`kind`: event, status, sex, risk)."""
     if value is None:
         return "—"
-    table = {"event": EVENT_LABELS, "status": DEADLINE_STATUS_LABELS, "sex": SEX_LABELS,
-             "risk": RISK_LABELS}[kind]
+    table = {
+        "event": EVENT_LABELS,
+        "status": DEADLINE_STATUS_LABELS,
+        "sex": SEX_LABELS,
+        "risk": RISK_LABELS,
+    }[kind]
     return str(table.get(value, value))
 
 

@@ -121,7 +121,10 @@ def case_view(
                 "due_date": t.due_date.isoformat(),
                 "status": t.status,
             }
-            for t in session.scalars(tasks_query)
+            # Tasks exist only once a plan was approved: no query before that.
+            for t in (
+                session.scalars(tasks_query) if "approved_at" in case.facts.get("plan", {}) else ()
+            )
         ],
         "available_events": available_events(definition, case.state, actor.role),
     }
@@ -467,8 +470,8 @@ def record_history(
     now: datetime,
 ) -> None:
     case.last_seq += 1  # the case row is locked (or new): no one else numbers its history
-    session.add(
-        CaseTransition(
+    session.execute(
+        sa.insert(CaseTransition).values(
             case_id=case.id,
             seq=case.last_seq,
             event=event,
