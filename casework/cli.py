@@ -21,6 +21,15 @@ OPTION_NAMES = {
     "password": "password",
     "username": "USERNAME",
     "locale": "--locale",
+    "province": "--province",
+    "kind": "--kind",
+    "date": "--date",
+    "rule": "--rule",
+    "duration": "--duration",
+    "high_risk_duration": "--high-risk-duration",
+    "ladder": "--ladder",
+    "workflow": "NAME",
+    "assignee_role": "--assignee-role",
 }
 
 
@@ -32,11 +41,22 @@ class CliContext:
 
     @property
     def url(self) -> str:
-        if self._url:
-            return self._url
+        import sqlalchemy as sa
+
         from config import Config
 
-        return Config.DATABASE_URL
+        url = self._url or Config.DATABASE_URL
+        try:
+            backend = sa.make_url(url).get_backend_name()
+        except sa.exc.ArgumentError:
+            raise click.BadParameter(
+                f"not a database URL: {url!r}", param_hint="--database-url"
+            ) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise click.BadParameter(
+                "use sqlite:///… or postgresql+psycopg://…", param_hint="--database-url"
+            )
+        return url
 
     @property
     def db(self) -> Database:
@@ -84,10 +104,15 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(obj: CliContext, revision: str) -> None:
     """Create or upgrade the schema."""
+    from alembic.util import CommandError
+
     from casework import migrate
 
     click.echo(f"Upgrading database to {revision} ...", err=True)
-    migrate.upgrade(obj.url, revision)
+    try:
+        migrate.upgrade(obj.url, revision)
+    except CommandError as error:
+        raise click.BadParameter(str(error), param_hint="--revision") from None
     click.echo(f"Database at revision {migrate.current(obj.url)}")
 
 
@@ -386,6 +411,137 @@ def deadlines_upcoming(
             f"{(group['assignee'] or '-')[:16]:<16} {group['step'][:22]:<22} "
             f"{group['count']:>5} {group['overdue']:>8}  {group['first_due_at']}"
         )
+
+
+# --- workflow settings per province ----------------------------------------------------------
+
+
+def _date(value: str, option: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("a date YYYY-MM-DD", param_hint=option) from None
+
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """A province's extra days off and swapped working days."""
+
+
+@calendar_group.command("add")
+@click.option("--province", required=True, help="Province code (2 digits).")
+@click.option("--date", "day", required=True, help="YYYY-MM-DD")
+@click.option("--kind", required=True, type=click.Choice(["off", "work"]))
+@click.option("--note", default="")
+@click.pass_obj
+def calendar_add(obj: CliContext, province: str, day: str, kind: str, note: str) -> None:
+    """Add a day off, or a weekend day that is worked."""
+    from casework.services.settings import add_calendar_day
+
+    try:
+        row = add_calendar_day(obj.db, province, _date(day, "--date"), kind, note)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(
+        f"province {row['province']}: {row['date']} is a day {'off' if kind == 'off' else 'worked'}"
+    )
+
+
+@calendar_group.command("remove")
+@click.option("--province", required=True)
+@click.option("--date", "day", required=True, help="YYYY-MM-DD")
+@click.pass_obj
+def calendar_remove(obj: CliContext, province: str, day: str) -> None:
+    """Remove a day added before."""
+    from casework.services.settings import remove_calendar_day
+
+    try:
+        remove_calendar_day(obj.db, province, _date(day, "--date"))
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo("removed")
+
+
+@calendar_group.command("list")
+@click.option("--province", required=True)
+@click.pass_obj
+def calendar_list(obj: CliContext, province: str) -> None:
+    """The days an administrator added for a province."""
+    from casework.services.settings import calendar_days
+
+    try:
+        rows = calendar_days(obj.db, province)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    for row in rows:
+        click.echo(f"{row['date']}  {row['kind']:<4}  {row['note']}")
+
+
+@workflow.command("override")
+@click.option("--province", required=True, help="Province code (2 digits).")
+@click.option("--rule", required=True, help="Deadline rule (see `casework workflow show`).")
+@click.option("--duration", type=int, default=None)
+@click.option(
+    "--unit",
+    "duration_unit",
+    default=None,
+    type=click.Choice(["hours", "calendar_days", "working_days"]),
+)
+@click.option("--high-risk-duration", type=int, default=None)
+@click.option(
+    "--assignee-role",
+    default=None,
+    type=click.Choice(["intake", "officer", "chair", "province", "agency"]),
+)
+@click.option(
+    "--ladder",
+    "ladder_json",
+    default=None,
+    help='JSON list of rungs, e.g. [{"name":"reminded","at_fraction":0.5,"notify":["assignee"]}]',
+)
+@click.option("--source", "legal_source", default="", help="The province's decision.")
+@click.pass_obj
+def workflow_override(
+    obj: CliContext,
+    province: str,
+    rule: str,
+    duration: int | None,
+    duration_unit: str | None,
+    high_risk_duration: int | None,
+    assignee_role: str | None,
+    ladder_json: str | None,
+    legal_source: str,
+) -> None:
+    """Set a province's own deadline, assignee role or ladder for one rule."""
+    from casework.services.settings import set_override
+
+    ladder = None
+    if ladder_json is not None:
+        try:
+            ladder = json.loads(ladder_json)
+        except json.JSONDecodeError as error:
+            raise click.BadParameter(f"not JSON: {error}", param_hint="--ladder") from None
+    try:
+        row = set_override(
+            obj.db,
+            province,
+            rule,
+            duration=duration,
+            unit=duration_unit,
+            high_risk_duration=high_risk_duration,
+            assignee_role=assignee_role,
+            ladder=ladder,
+            legal_source=legal_source,
+        )
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(json.dumps(row, ensure_ascii=False))
 
 
 # --- demo ------------------------------------------------------------------------------------

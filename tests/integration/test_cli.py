@@ -116,3 +116,112 @@ def test_demo_rejects_unknown_province(run) -> None:
     assert result.exit_code != 0 and "--province" in result.output
     bad = run("demo", "--cases", "0")
     assert bad.exit_code == 2 and "--cases" in bad.output
+
+
+def test_calendar_add_list_remove(run) -> None:
+    added = run(
+        "calendar",
+        "add",
+        "--province",
+        "48",
+        "--date",
+        "2027-03-16",
+        "--kind",
+        "off",
+        "--note",
+        "nghỉ bù",
+    )
+    assert added.exit_code == 0, added.output
+    assert "2027-03-16  off   nghỉ bù" in run("calendar", "list", "--province", "48").output
+    assert run("calendar", "remove", "--province", "48", "--date", "2027-03-16").exit_code == 0
+    assert run("calendar", "list", "--province", "48").output == ""
+
+
+BAD_CALENDAR = [
+    (["--province", "77", "--date", "2027-03-16", "--kind", "off"], "--province"),
+    (["--province", "20194", "--date", "2027-03-16", "--kind", "off"], "--province"),
+    (["--province", "48", "--date", "16/03/2027", "--kind", "off"], "--date"),
+    (["--province", "48", "--date", "2027-03-16", "--kind", "holiday"], "--kind"),
+    (["--province", "48", "--date", "2027-03-16", "--kind", "work"], "--date"),
+]
+
+
+@pytest.mark.parametrize(("args", "named"), BAD_CALENDAR)
+def test_calendar_errors_name_the_option(run, args, named) -> None:
+    result = run("calendar", "add", *args)
+    assert result.exit_code != 0 and named in result.output
+    assert run("calendar", "list", "--province", "48").output == ""
+
+
+def test_calendar_day_twice_and_removing_a_missing_day(run) -> None:
+    args = ["calendar", "add", "--province", "48", "--date", "2027-03-16", "--kind", "off"]
+    assert run(*args).exit_code == 0
+    again = run(*args)
+    assert again.exit_code == 1 and "already" in again.output
+    missing = run("calendar", "remove", "--province", "48", "--date", "2027-03-17")
+    assert missing.exit_code == 1 and "not in the calendar" in missing.output
+
+
+def test_workflow_override_applies_to_new_clocks(run, db) -> None:
+    result = run(
+        "workflow",
+        "override",
+        "--province",
+        "48",
+        "--rule",
+        "initial_assessment",
+        "--duration",
+        "8",
+        "--source",
+        "QĐ 704/QĐ-UBND",
+    )
+    assert result.exit_code == 0, result.output
+    from tests.conftest import People, at
+    from tests.helpers import open_case
+
+    crowd = People(db)
+    crowd.make("intake", "intake", "48")
+    case = open_case(db, crowd, received_at="2027-03-01T08:00:00+07:00")
+    due = next(d["due_at"] for d in case["deadlines"] if d["rule"] == "initial_assessment")
+    from casework.clock import parse_iso
+
+    assert parse_iso(due) == at("2027-03-01T16:00:00")
+
+
+BAD_OVERRIDES = [
+    (["--province", "48", "--rule", "nap_time", "--duration", "3"], "--rule"),
+    (["--province", "99", "--rule", "review", "--duration", "3"], "--province"),
+    (["--province", "48", "--rule", "review", "--duration", "0"], "--duration"),
+    (["--province", "48", "--rule", "review", "--unit", "weeks"], "--unit"),
+    (["--province", "48", "--rule", "review"], "--rule"),
+    (["--province", "48", "--rule", "review", "--ladder", "[{"], "--ladder"),
+    (["--province", "48", "--rule", "review", "--ladder", "[]"], "--ladder"),
+    (["--province", "48", "--rule", "review", "--ladder", '[{"name": "x"}]'], "--ladder"),
+    (
+        [
+            "--province",
+            "48",
+            "--rule",
+            "review",
+            "--ladder",
+            '[{"name": "x", "at_fraction": 0.5, "notify": ["mayor"]}]',
+        ],
+        "--ladder",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "named"), BAD_OVERRIDES)
+def test_workflow_override_errors_name_the_option(run, args, named) -> None:
+    result = run("workflow", "override", *args)
+    assert result.exit_code != 0 and named in result.output
+
+
+def test_bad_database_url_and_revision(run) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(main, ["--database-url", "mysql://x/y", "audit", "verify"])
+    assert bad.exit_code == 2 and "--database-url" in bad.output
+    nonsense = runner.invoke(main, ["--database-url", "not a url", "audit", "verify"])
+    assert nonsense.exit_code == 2 and "--database-url" in nonsense.output
+    revision = run("db", "upgrade", "--revision", "nonsense")
+    assert revision.exit_code == 2 and "--revision" in revision.output

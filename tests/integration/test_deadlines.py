@@ -153,3 +153,29 @@ def test_reopen_starts_a_new_cycle_from_the_new_receipt(db, people) -> None:
     view = case_in(db, people, "closed", received_at="2027-03-01T08:00:00+07:00")
     view = step(db, people, view["id"], "reopen", at("2027-04-01T09:00:00"))
     assert due(view, "initial_assessment", cycle=2) == at("2027-04-01T21:00:00")
+
+
+def test_settings_changes_reach_new_clocks_at_once_and_need_an_admin(db, people) -> None:
+    import pytest
+
+    from casework.errors import PermissionDenied
+    from casework.services.settings import add_calendar_day
+
+    first = case_in(db, people, "specific_assessment", received_at="2027-03-11T10:00:00+07:00")
+    assert due(first, "plan_submission") == at("2027-03-18T17:00:00")  # calendar now cached
+    with pytest.raises(PermissionDenied):
+        add_calendar_day(db, "48", date(2027, 3, 16), "off", actor=people["chair"])
+    add_calendar_day(db, "48", date(2027, 3, 16), "off", actor=people["admin"])
+    second = case_in(
+        db,
+        people,
+        "specific_assessment",
+        received_at="2027-03-11T10:00:00+07:00",
+        child={"full_name": "Võ Văn Huy", "sex": "male", "age_years": 11},
+    )
+    assert due(second, "plan_submission") == at("2027-03-19T17:00:00")
+    # A running clock is not rewritten by a later settings change.
+    from casework.services.cases import get_case
+
+    again = get_case(db, people["officer"], first["id"], now=at("2027-03-12T00:00:00"))
+    assert due(again, "plan_submission") == at("2027-03-18T17:00:00")
