@@ -235,30 +235,32 @@ def workflow() -> None:
     """Workflow definitions."""
 
 
-@workflow.command("show")
-@click.argument("name", default="case")
-def workflow_show(name: str) -> None:
-    """States, events and deadlines of a workflow."""
-    from workflows.engine import WORKFLOWS, describe
+def _workflow(name: str) -> Any:
+    from workflows.engine import WORKFLOWS
 
     if name not in WORKFLOWS:
         raise click.BadParameter(
             f"unknown workflow (known: {', '.join(WORKFLOWS)})", param_hint="NAME"
         )
-    click.echo(describe(WORKFLOWS[name]))
+    return WORKFLOWS[name]
+
+
+@workflow.command("show")
+@click.argument("name", default="case")
+def workflow_show(name: str) -> None:
+    """States, events and deadlines of a workflow."""
+    from workflows.engine import describe
+
+    click.echo(describe(_workflow(name)))
 
 
 @workflow.command("diagram")
 @click.argument("name", default="case")
 def workflow_diagram(name: str) -> None:
     """A Mermaid state diagram of a workflow."""
-    from workflows.engine import WORKFLOWS, mermaid
+    from workflows.engine import mermaid
 
-    if name not in WORKFLOWS:
-        raise click.BadParameter(
-            f"unknown workflow (known: {', '.join(WORKFLOWS)})", param_hint="NAME"
-        )
-    click.echo(mermaid(WORKFLOWS[name]))
+    click.echo(mermaid(_workflow(name)))
 
 
 # --- audit -----------------------------------------------------------------------------------

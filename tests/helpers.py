@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from casework.db import Database
+from casework.demo import PATHS
 from casework.services.cases import fire_event, get_case
 from casework.services.intake import record_report
 from tests.conftest import People, at, report_payload
@@ -38,32 +39,8 @@ STEPS: dict[str, tuple[str, dict[str, Any]]] = {
     "reopen": ("officer", {"reason": "có thông tin mới"}),
 }
 
-TO_STATE = {
-    "transferred": [],
-    "initial_assessment": ["accept"],
-    "emergency_protection": ["accept", "assess_serious"],
-    "specific_assessment": ["accept", "assess"],
-    "plan_drafting": ["accept", "assess", "complete_assessment"],
-    "plan_approval": ["accept", "assess", "complete_assessment", "submit_plan"],
-    "implementing": ["accept", "assess", "complete_assessment", "submit_plan", "approve_plan"],
-    "reviewing": [
-        "accept",
-        "assess",
-        "complete_assessment",
-        "submit_plan",
-        "approve_plan",
-        "start_review",
-    ],
-    "closed": [
-        "accept",
-        "assess",
-        "complete_assessment",
-        "submit_plan",
-        "approve_plan",
-        "start_review",
-        "close",
-    ],
-}
+#: The events that bring a new (auto-transferred) case to each state: the demo's paths.
+TO_STATE = {state: path for state, path in PATHS.items() if state != "received"}
 
 RECEIVED = "2027-02-03T09:00:00+07:00"
 

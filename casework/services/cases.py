@@ -496,6 +496,18 @@ def _check_version(version: Any, case: Case) -> None:
         )
 
 
+def _commit_change(uow: UnitOfWork, case: Case, actor: User, now: datetime) -> dict[str, Any]:
+    """Flush (a concurrent writer's newer version fails the versioned UPDATE), answer with
+    the lean view, commit."""
+    try:
+        uow.session.flush()
+    except StaleDataError:
+        raise Conflict(f"case {case.id} was changed by someone else: reload it") from None
+    view = case_view(uow.session, case, actor, now, full=False)
+    uow.commit()
+    return view
+
+
 def fire_event(
     db: Database,
     actor: User,
@@ -524,13 +536,7 @@ def fire_event(
             )
         scope.check_may_fire(actor, definition.events[event])
         apply_event(uow, case, actor, event, data, now)
-        try:
-            session.flush()
-        except StaleDataError:
-            raise Conflict(f"case {case_id} was changed by someone else: reload it") from None
-        view = case_view(session, case, actor, now, full=False)
-        uow.commit()
-    return view
+        return _commit_change(uow, case, actor, now)
 
 
 def assign(
@@ -562,10 +568,4 @@ def assign(
             case_id=case.id,
             summary={"before": {"assignee_id": before}, "after": {"assignee_id": case.assignee_id}},
         )
-        try:
-            session.flush()
-        except StaleDataError:
-            raise Conflict(f"case {case_id} was changed by someone else: reload it") from None
-        view = case_view(session, case, actor, now, full=False)
-        uow.commit()
-    return view
+        return _commit_change(uow, case, actor, now)
