@@ -225,3 +225,18 @@ def test_list_rejects_bad_paging(api) -> None:
 def test_unknown_api_route_is_json_404(api) -> None:
     response = api.get("/nothing-here", "officer")
     assert response.status_code == 404 and response.json["error"] == "not_found"
+
+
+from tests.integration.test_scope import VISIBILITY  # noqa: E402
+
+
+@pytest.mark.parametrize(("username", "visible"), VISIBILITY)
+def test_api_scope_by_role(api, username, visible) -> None:
+    case_id = api.post("/reports", "intake", recent_payload()).json["case_id"]
+    listed = [c["id"] for c in api.get("/cases", username).json["cases"]]
+    response = api.get(f"/cases/{case_id}", username)
+    if visible:
+        assert response.status_code == 200 and listed == [case_id]
+    else:
+        assert response.status_code == 404 and listed == []
+        assert response.json["message"] == f"case {case_id} not found"

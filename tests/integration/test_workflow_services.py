@@ -252,3 +252,111 @@ def test_drive_helper_uses_the_real_services(db, people) -> None:
     case = open_case(db, people)
     view = drive(db, people, case["id"], ["accept", "assess"], T0)
     assert view["risk_level"] == "medium"
+
+
+def _tamper(db, case_id: int, risk_level=None, drop_fact=None) -> None:
+    from casework.models import Case
+
+    with db.uow() as uow:
+        case = uow.session.get(Case, case_id)
+        if risk_level:
+            case.risk_level = risk_level
+        if drop_fact:
+            facts = dict(case.facts)
+            facts.pop(drop_fact, None)
+            case.facts = facts
+        uow.commit()
+
+
+#: Every legal guard refusing through the services: state, event, actor, data, tampering,
+#: and the reason the user reads.
+GUARD_REFUSALS = [
+    (
+        "initial_assessment",
+        "assess",
+        "officer",
+        {"verified": False, "risk_level": "medium", "findings": "x"},
+        {},
+        "not verified",
+    ),
+    (
+        "emergency_protection",
+        "decide_emergency",
+        "chair",
+        {"measures": "x", "separation": True},
+        {},
+        "separation_until is required",
+    ),
+    (
+        "emergency_protection",
+        "decide_emergency",
+        "chair",
+        {"measures": "x", "separation": True, "separation_until": "2027-03-30"},
+        {},
+        "within 15 days",
+    ),
+    (
+        "emergency_protection",
+        "decide_emergency",
+        "chair",
+        {"measures": "x", "separation": True, "separation_until": "2027-02-01"},
+        {},
+        "after today",
+    ),
+    (
+        "specific_assessment",
+        "complete_assessment",
+        "officer",
+        {"needs": "x", "meeting_minutes": "y"},
+        {"risk_level": "serious"},
+        "emergency protection has not been decided",
+    ),
+    (
+        "plan_drafting",
+        "submit_plan",
+        "officer",
+        {"measures": [{"agency_kind": "police", "action": "a", "due_date": "2027-01-01"}]},
+        {},
+        "in the past",
+    ),
+    (
+        "plan_approval",
+        "approve_plan",
+        "chair",
+        {},
+        {"drop_fact": "specific_assessment"},
+        "without a specific assessment",
+    ),
+    ("plan_approval", "approve_plan", "chair", {}, {"drop_fact": "plan"}, "no measures"),
+    (
+        "reviewing",
+        "close",
+        "chair",
+        {"review": {"harm": "low", "abuser_access": "high", "environment": "low"}},
+        {},
+        "replan",
+    ),
+]
+
+
+@pytest.mark.parametrize(("state", "event", "actor", "data", "tamper", "message"), GUARD_REFUSALS)
+def test_every_guard_refuses_through_the_services(
+    db, people, state, event, actor, data, tamper, message
+) -> None:
+    view = case_in(db, people, state)
+    if tamper:
+        _tamper(db, view["id"], **tamper)
+    before = get_case(db, people["chair"], view["id"], now=LATER)
+    with pytest.raises(EventNotAllowed, match=message):
+        fire_event(
+            db,
+            people[actor],
+            view["id"],
+            event,
+            before["version"],
+            data,
+            now=at("2027-02-04T10:00:00"),
+        )
+    after = get_case(db, people["chair"], view["id"], now=LATER)
+    assert (after["state"], after["version"]) == (before["state"], before["version"])
+    assert after["history"] == before["history"]
