@@ -75,14 +75,19 @@ def case_view(
     """
     definition = get_workflow(case.workflow)
     unit = session.get(AdministrativeUnit, case.unit_id)
-    deadlines = list(
-        session.scalars(
-            sa.select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
-        )
-    )
+    deadlines_query = sa.select(Deadline).where(Deadline.case_id == case.id)
     tasks_query = sa.select(PlanTask).where(PlanTask.case_id == case.id).order_by(PlanTask.id)
     if actor.role == Role.AGENCY:
+        # A partner agency sees its own tasks and their clocks, nothing else of the case.
         tasks_query = tasks_query.where(PlanTask.agency_id == actor.agency_id)
+        deadlines_query = deadlines_query.where(
+            Deadline.task_id.in_(
+                sa.select(PlanTask.id).where(
+                    PlanTask.case_id == case.id, PlanTask.agency_id == actor.agency_id
+                )
+            )
+        )
+    deadlines = list(session.scalars(deadlines_query.order_by(Deadline.id)))
     view: dict[str, Any] = {
         "id": case.id,
         "reference": case.reference,

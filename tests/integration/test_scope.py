@@ -47,6 +47,8 @@ def test_agency_sees_only_cases_referred_to_it_and_only_its_tasks(db, people) ->
     assert [t["agency_kind"] for t in police["tasks"]] == ["police"]
     assert "history" not in police and "facts" not in police
     assert "address" not in police["child"]
+    assert {d["rule"] for d in police["deadlines"]} == {"task_response.police", "task_completion"}
+    assert "escalations" not in police
     # The neighbouring commune's police was not referred anything.
     with pytest.raises(NotFound):
         get_case(db, people["police.2"], view["id"], now=NOW)
