@@ -301,7 +301,7 @@ def record_report(
         if data.get("auto_transfer", True):
             apply_event(uow, case, actor, "transfer", {}, now)
         session.flush()
-        view = case_view(session, case, actor, now)
+        view = case_view(session, case, actor, now, full=False)
         uow.commit()
         return IntakeResult(report.id, report.kind, view)
 
@@ -353,5 +353,10 @@ def _link(uow: UnitOfWork, actor: User, report: Report, case: Case, now: datetim
     )
     session.flush()
     return IntakeResult(
-        report.id, report.kind, case_view(session, case, actor, now), linked=True, reopened=reopened
+        report.id,
+        report.kind,
+        # Lean: the intake point learns which case it joined, not that case's contents.
+        case_view(session, case, actor, now, full=False),
+        linked=True,
+        reopened=reopened,
     )

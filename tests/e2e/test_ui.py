@@ -90,3 +90,21 @@ def test_every_ui_string_has_a_vietnamese_translation() -> None:
     assert [m.id for m in po if m.fuzzy] == []  # a fuzzy guess is not a translation
     stale = sorted(i for i in ids if not (mo.get(i) and mo.get(i).string == po.get(i).string))
     assert stale == [], "run: pybabel compile -d web/translations"
+
+
+import pytest  # noqa: E402
+
+BAD_LOGINS = [
+    ({"username": "", "password": PASSWORD}, "Không được để trống."),
+    ({"username": "officer", "password": ""}, "Không được để trống."),
+    ({"username": "x" * 81, "password": PASSWORD}, "Quá dài."),
+    ({}, "Không được để trống."),
+]
+
+
+@pytest.mark.parametrize(("form", "message"), BAD_LOGINS)
+def test_bad_login_form_is_400_with_the_field_marked(client, people, form, message) -> None:
+    page = client.post("/login", data=form)
+    assert page.status_code == 400
+    assert f'<span class="error">{message}</span>' in page.text
+    assert client.get("/").status_code == 302  # not signed in

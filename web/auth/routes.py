@@ -43,9 +43,18 @@ def load_user(user_id: str) -> SessionUser | None:
     return SessionUser(user) if user is not None and user.active else None
 
 
+# WTForms ships no Vietnamese: our validators carry their own translated messages.
+REQUIRED = _l("This field is required.")
+TOO_LONG = _l("Too long.")
+
+
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    username = StringField(
+        _l("Username"), validators=[DataRequired(REQUIRED), Length(max=80, message=TOO_LONG)]
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(REQUIRED), Length(max=200, message=TOO_LONG)]
+    )
     submit = SubmitField(_l("Sign in"))
 
 
