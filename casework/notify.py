@@ -381,6 +381,10 @@ def deliver(db: Database, smtp: SmtpSettings, now: datetime, limit: int = 100) -
                 break
             user = session.get(User, row.user_id)
             assert user is not None
+            if not user.email or not user.active:  # address removed, or user gone, since
+                row.mail_status = MailStatus.NONE
+                uow.commit()
+                continue
             row.mail_attempts += 1
             try:
                 _send(smtp, user.email, row.subject, row.body)

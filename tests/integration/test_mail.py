@@ -132,3 +132,19 @@ def test_disabled_smtp_keeps_mail_pending(db, people) -> None:
         "retry": 0,
         "failed": 0,
     }
+
+
+def test_mail_to_a_removed_address_is_dropped_not_retried(db, people, smtp) -> None:
+    inbox, settings = smtp
+    overdue_case(db, people)
+    set_email(db, "officer", "")
+    deliver(db, settings, at("2027-03-01T20:01:00"))
+    recipients = {r for rcpts, _ in inbox.messages for r in rcpts}
+    assert recipients == {"chair@example.org"}
+    with db.uow(readonly=True) as uow:
+        assert (
+            uow.session.scalar(
+                sa.select(sa.func.count()).where(Notification.mail_status == MailStatus.PENDING)
+            )
+            == 0
+        )
