@@ -170,11 +170,13 @@ def case_view(
                 .order_by(CaseTransition.seq)
             )
         ]
-        rules = {d.id: d.rule for d in deadlines}
+        by_id = {d.id: d for d in deadlines}
         view["escalations"] = [
             {
                 "rung": f.rung,
-                "rule": rules.get(f.deadline_id),
+                "rule": by_id[f.deadline_id].rule,
+                "step": by_id[f.deadline_id].step,
+                "task_id": by_id[f.deadline_id].task_id,
                 "at": _iso(f.fired_at),
                 "scheduled_at": _iso(f.scheduled_at),
             }
