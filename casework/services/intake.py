@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -181,6 +182,17 @@ class IntakeResult:
         return body
 
 
+def _serialise_same_child(uow: UnitOfWork, child: dict[str, Any]) -> None:
+    """Two reports on the same child arriving at once must end in one case, not two: on
+    PostgreSQL they queue on a transaction-scoped advisory lock keyed by the child's name
+    (SQLite's writers are serialised already)."""
+    if uow.dialect != "postgresql":
+        return
+    digest = hashlib.sha256(name_key(child["full_name"]).encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def _find_existing_case(
     session: Session,
     child: dict[str, Any],
@@ -257,6 +269,7 @@ def record_report(
             uow.commit()
             return IntakeResult(report.id, report.kind, None)
         assert incident is not None
+        _serialise_same_child(uow, child_data)
         existing = _find_existing_case(session, child_data, residence, incident)
         if existing is not None:
             result = _link(uow, actor, report, existing, now)

@@ -126,3 +126,31 @@ def test_bad_report_names_the_field_and_writes_nothing(db, people, change, field
         record_report(db, people["intake"], report_payload(**change), now=NOW)
     assert field in error.value.errors
     assert count(db, Report) == 0 and count(db, Child) == 0
+
+
+def test_two_reports_on_the_same_child_at_once_make_one_case(db, people) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    results = []
+    errors: list[BaseException] = []
+
+    def report(actor: str) -> None:
+        barrier.wait()
+        try:
+            results.append(record_report(db, people[actor], report_payload(), now=NOW))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=report, args=(a,))
+        for a in ("intake", "intake.111", "intake", "intake.111")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert count(db, Case) == 1 and count(db, Report) == 4
+    assert sorted(r.linked for r in results) == [False, True, True, True]
+    assert len({r.case["id"] for r in results}) == 1
