@@ -141,6 +141,30 @@ def record(
     return event
 
 
+@dataclass
+class Entry:
+    """An audit event prepared during a change and written last, just before commit, so
+    that the chain head is locked for as short a time as possible."""
+
+    action: str
+    actor: User | None
+    province_code: str | None
+    case_id: int | None = None
+    summary: dict[str, Any] | None = None
+
+    def write(self, session: Session, key: bytes, now: datetime) -> AuditEvent:
+        return record(
+            session,
+            key,
+            actor=self.actor,
+            action=self.action,
+            now=now,
+            province_code=self.province_code,
+            case_id=self.case_id,
+            summary=self.summary,
+        )
+
+
 def _seal_hash(key: bytes, sealed_at: datetime, heads: dict[str, Any], prev_hash: str) -> str:
     payload = _canonical([_timestamp(sealed_at), heads, prev_hash])
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()

@@ -251,7 +251,9 @@ def _create_cases(
                 event, data = _event_data(step, when, rng)
                 role = db_role(event)
                 actor = actors[role + suffix] if role in ("officer", "chair") else actors[role]
-                apply_event(uow, case, actor, event, data, when)
+                apply_event(uow, case, actor, event, data, when).write(
+                    uow.session, uow.settings.audit_key, when
+                )
                 when += span * rng.uniform(0.3, 1.0)
             uow.commit()
         made[target] += 1

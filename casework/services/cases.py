@@ -32,7 +32,6 @@ from casework.services.units import require_commune
 from workflows.case import NEW_CYCLE_EVENTS
 from workflows.engine import (
     EventNotAvailable,
-    Fired,
     GuardRefused,
     InvalidEventData,
     UnknownEvent,
@@ -406,10 +405,11 @@ def apply_event(
     data: Any,
     now: datetime,
     clock_anchor: datetime | None = None,
-) -> Fired:
-    """Fire `event` on `case` inside the caller's transaction: state, facts, deadlines,
-    history and the audit event together. Role checks are the caller's."""
-    session, settings = uow.session, uow.settings
+) -> audit.Entry:
+    """Fire `event` on `case` inside the caller's transaction: state, facts, deadlines and
+    history. Returns the audit entry, which the caller writes last before committing. Role
+    checks are the caller's."""
+    session = uow.session
     definition = get_workflow(case.workflow)
     snapshot = CaseSnapshot(
         state=case.state, risk_level=case.risk_level, facts=dict(case.facts), now=now
@@ -447,12 +447,9 @@ def apply_event(
         "assignee_id": case.assignee_id,
         "unit_id": case.unit_id,
     }
-    audit.record(
-        session,
-        settings.audit_key,
-        actor=actor,
+    return audit.Entry(
         action=f"case.{event}",
-        now=now,
+        actor=actor,
         province_code=case.province_code,
         case_id=case.id,
         summary={
@@ -463,7 +460,6 @@ def apply_event(
             "fields": sorted(fired.data),  # names only: free text may identify the child
         },
     )
-    return fired
 
 
 def record_history(
@@ -503,14 +499,18 @@ def _check_version(version: Any, case: Case) -> None:
         )
 
 
-def _commit_change(uow: UnitOfWork, case: Case, actor: User, now: datetime) -> dict[str, Any]:
-    """Flush (a concurrent writer's newer version fails the versioned UPDATE), answer with
-    the lean view, commit."""
+def _commit_change(
+    uow: UnitOfWork, case: Case, actor: User, now: datetime, entry: audit.Entry
+) -> dict[str, Any]:
+    """Flush (a concurrent writer's newer version fails the versioned UPDATE), prepare the
+    lean answer, then write the audit event — last, so the chain head is held briefly — and
+    commit."""
     try:
         uow.session.flush()
     except StaleDataError:
         raise Conflict(f"case {case.id} was changed by someone else: reload it") from None
     view = case_view(uow.session, case, actor, now, full=False)
+    entry.write(uow.session, uow.settings.audit_key, now)
     uow.commit()
     return view
 
@@ -542,8 +542,8 @@ def fire_event(
                 {"event": f"unknown event {event!r} (known: {', '.join(definition.events)})"}
             )
         scope.check_may_fire(actor, definition.events[event])
-        apply_event(uow, case, actor, event, data, now)
-        return _commit_change(uow, case, actor, now)
+        entry = apply_event(uow, case, actor, event, data, now)
+        return _commit_change(uow, case, actor, now, entry)
 
 
 def assign(
@@ -565,14 +565,11 @@ def assign(
         before = case.assignee_id
         case.assignee_id = _officer_of(session, case, assignee, "assignee").id
         case.updated_at = now
-        audit.record(
-            session,
-            uow.settings.audit_key,
-            actor=actor,
+        entry = audit.Entry(
             action="case.assigned",
-            now=now,
+            actor=actor,
             province_code=case.province_code,
             case_id=case.id,
             summary={"before": {"assignee_id": before}, "after": {"assignee_id": case.assignee_id}},
         )
-        return _commit_change(uow, case, actor, now)
+        return _commit_change(uow, case, actor, now, entry)

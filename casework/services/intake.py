@@ -301,20 +301,25 @@ def record_report(
         record_history(
             session, case, actor, "receive", None, "received", {"report_id": report.id}, now
         )
-        audit.record(
-            session,
-            key,
-            actor=actor,
-            action="case.created",
-            now=now,
-            province_code=case.province_code,
-            case_id=case.id,
-            summary={"report_id": report.id, "after": {"state": "received"}, "deadlines": changes},
-        )
+        entries = [
+            audit.Entry(
+                action="case.created",
+                actor=actor,
+                province_code=case.province_code,
+                case_id=case.id,
+                summary={
+                    "report_id": report.id,
+                    "after": {"state": "received"},
+                    "deadlines": changes,
+                },
+            )
+        ]
         if data.get("auto_transfer", True):
-            apply_event(uow, case, actor, "transfer", {}, now)
+            entries.append(apply_event(uow, case, actor, "transfer", {}, now))
         session.flush()
         view = case_view(session, case, actor, now, full=False)
+        for entry in entries:  # last: the province's chain head is held only until commit
+            entry.write(session, key, now)
         uow.commit()
         return IntakeResult(report.id, report.kind, view)
 
@@ -342,9 +347,10 @@ def _link(uow: UnitOfWork, actor: User, report: Report, case: Case, now: datetim
     report.linked_to_existing = True
     session.flush()
     reopened = False
+    entries = []
     if case.state == "closed":
         # A new report on a closed case reopens it; the system acts for the intake point.
-        apply_event(
+        entry = apply_event(
             uow,
             case,
             None,
@@ -353,23 +359,20 @@ def _link(uow: UnitOfWork, actor: User, report: Report, case: Case, now: datetim
             now,
             clock_anchor=report.received_at,
         )
+        entries.append(entry)
         reopened = True
-    audit.record(
-        session,
-        settings.audit_key,
-        actor=actor,
-        action="case.report_linked",
-        now=now,
-        province_code=case.province_code,
-        case_id=case.id,
-        summary={"report_id": report.id, "reopened": reopened},
+    entries.append(
+        audit.Entry(
+            action="case.report_linked",
+            actor=actor,
+            province_code=case.province_code,
+            case_id=case.id,
+            summary={"report_id": report.id, "reopened": reopened},
+        )
     )
     session.flush()
-    return IntakeResult(
-        report.id,
-        report.kind,
-        # Lean: the intake point learns which case it joined, not that case's contents.
-        case_view(session, case, actor, now, full=False),
-        linked=True,
-        reopened=reopened,
-    )
+    # Lean: the intake point learns which case it joined, not that case's contents.
+    view = case_view(session, case, actor, now, full=False)
+    for item in entries:
+        item.write(session, settings.audit_key, now)
+    return IntakeResult(report.id, report.kind, view, linked=True, reopened=reopened)
