@@ -318,6 +318,9 @@ def sweep(
             deadlines: list[Deadline] = list(session.scalars(query))
             if not deadlines:
                 break
+            # Written together at the end of the batch: people working in the same provinces
+            # wait on their chain head only for the last moments of the batch.
+            entries: list[audit.Entry] = []
             for deadline in deadlines:
                 calendar = None
                 while deadline.next_fire_at is not None and deadline.next_fire_at <= now:
@@ -338,21 +341,20 @@ def sweep(
                     case = session.get(Case, deadline.case_id)
                     assert case is not None
                     counts["notified"] += notify_rung(uow, case, deadline, fired, rung, now)
-                    audit.record(
-                        session,
-                        uow.settings.audit_key,
-                        actor=None,
-                        action=f"deadline.{rung['name']}",
-                        now=now,
-                        province_code=case.province_code,
-                        case_id=case.id,
-                        summary={
-                            "deadline_id": deadline.id,
-                            "rule": deadline.rule,
-                            "rung": index,
-                            "due_at": deadline.due_at.isoformat(),
-                            "scheduled_at": fired.scheduled_at.isoformat(),
-                        },
+                    entries.append(
+                        audit.Entry(
+                            action=f"deadline.{rung['name']}",
+                            actor=None,
+                            province_code=case.province_code,
+                            case_id=case.id,
+                            summary={
+                                "deadline_id": deadline.id,
+                                "rule": deadline.rule,
+                                "rung": index,
+                                "due_at": deadline.due_at.isoformat(),
+                                "scheduled_at": fired.scheduled_at.isoformat(),
+                            },
+                        )
                     )
                     counts[rung["name"]] += 1
                     fired_in_batch += 1
@@ -362,6 +364,8 @@ def sweep(
                     _schedule(deadline, calendar)
                     if on_rung is not None:
                         on_rung(fired)
+            for entry in entries:
+                entry.write(session, uow.settings.audit_key, now)
             uow.commit()
         if fired_in_batch == 0 and uow.dialect != "postgresql":
             break
