@@ -364,7 +364,9 @@ def sweep(
                     _schedule(deadline, calendar)
                     if on_rung is not None:
                         on_rung(fired)
-            for entry in entries:
+            # In chain order: two sweepers whose batches span the same provinces take the
+            # chain heads in the same order, so they cannot deadlock on them.
+            for entry in sorted(entries, key=lambda e: audit.chain_for(e.province_code)):
                 entry.write(session, uow.settings.audit_key, now)
             uow.commit()
         if fired_in_batch == 0 and uow.dialect != "postgresql":

@@ -48,12 +48,14 @@ LADDER = [
 
 def seed_due_rungs(db, people, deadlines: int) -> int:
     """`deadlines` open clocks whose three rungs are all due at NOW (bulk, for speed)."""
+    # Cases in two provinces, interleaved: batches span two audit chains.
     cases = [
         open_case(
             db,
             people,
             received_at="2027-03-01T08:00:00+07:00",
             auto_transfer=False,
+            incident_unit_code="20194" if n % 2 else "00004",
             child={"full_name": f"Trẻ {n}", "sex": "male", "age_years": 8},
         )["id"]
         for n in range(10)
@@ -98,7 +100,7 @@ def assert_each_rung_exactly_once(db, expected: int) -> None:
             sa.select(sa.func.count(Deadline.id)).where(Deadline.next_fire_at.is_not(None))
         )
     assert audited == expected  # every rung is an audit event
-    assert notified == expected  # one province user per rung
+    assert notified == expected  # one province user per rung, in each province
     assert remaining == 0
 
 
