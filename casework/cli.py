@@ -30,6 +30,11 @@ OPTION_NAMES = {
     "ladder": "--ladder",
     "workflow": "NAME",
     "assignee_role": "--assignee-role",
+    "code": "--code",
+    "name": "--name",
+    "level": "--level",
+    "parent": "--parent",
+    "valid_to": "--valid-to",
 }
 
 
@@ -145,6 +150,42 @@ def units_load(obj: CliContext) -> None:
         f"{counts['provinces']} provinces, {counts['communes']} communes "
         f"({counts['added']} added, {counts['updated']} updated)"
     )
+
+
+@units.command("add")
+@click.option("--code", required=True, help="Official code (2, 3 or 5 digits).")
+@click.option("--name", required=True)
+@click.option("--level", required=True, type=click.Choice(["province", "district", "commune"]))
+@click.option("--parent", "parent_code", default=None, help="The parent unit's code.")
+@click.option("--valid-from", required=True, help="YYYY-MM-DD")
+@click.option("--valid-to", default=None, help="YYYY-MM-DD (e.g. 2025-06-30 for old units)")
+@click.pass_obj
+def units_add(
+    obj: CliContext,
+    code: str,
+    name: str,
+    level: str,
+    parent_code: str | None,
+    valid_from: str,
+    valid_to: str | None,
+) -> None:
+    """Add a unit by hand, e.g. a pre-2025 district or commune that old cases keep."""
+    from casework.services.units import add_unit
+
+    try:
+        unit = add_unit(
+            obj.db,
+            code,
+            name,
+            level,
+            parent_code,
+            _date(valid_from, "--valid-from"),
+            _date(valid_to, "--valid-to") if valid_to else None,
+        )
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(f"added {unit.level} {unit.code} {unit.name} (province {unit.province_code})")
 
 
 # --- users and tokens ------------------------------------------------------------------------

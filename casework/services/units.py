@@ -8,6 +8,8 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from casework import audit
+from casework.clock import utcnow
 from casework.db import Database
 from casework.errors import ValidationError
 from casework.models import AdministrativeUnit, UnitLevel
@@ -114,3 +116,84 @@ def load_2025_units(
                 progress(done, total)
         uow.commit()
     return counts
+
+
+LEVEL_DIGITS = {UnitLevel.PROVINCE: 2, UnitLevel.DISTRICT: 3, UnitLevel.COMMUNE: 5}
+
+
+def add_unit(
+    db: Database,
+    code: str,
+    name: str,
+    level: str,
+    parent_code: str | None,
+    valid_from: date,
+    valid_to: date | None = None,
+) -> AdministrativeUnit:
+    """Add one unit by hand — typically a pre-2025 district or commune (`valid_to`
+    30/6/2025) that historic cases keep; vietnam-provinces ships the 2025 units only."""
+    if level not in LEVEL_DIGITS:
+        raise ValidationError({"level": "must be province, district or commune"})
+    digits = LEVEL_DIGITS[UnitLevel(level)]
+    if not (code.isdigit() and len(code) == digits):
+        raise ValidationError({"code": f"a {level} code has {digits} digits"})
+    if not name.strip():
+        raise ValidationError({"name": "must not be empty"})
+    if valid_to is not None and valid_to < valid_from:
+        raise ValidationError({"valid_to": "is before valid_from"})
+    with db.uow() as uow:
+        session = uow.session
+        parent = None
+        if level == UnitLevel.PROVINCE:
+            if parent_code:
+                raise ValidationError({"parent": "a province has no parent"})
+        else:
+            if not parent_code:
+                raise ValidationError({"parent": f"a {level} needs its parent's code"})
+            # The parent as it was then; a province that kept its code across the 2025
+            # reform (e.g. 48 Đà Nẵng) is only loaded in its 2025 form, and serves as well.
+            parent = find_unit(session, parent_code, on=valid_from) or find_unit(
+                session, parent_code
+            )
+            if parent is None:
+                raise ValidationError({"parent": f"no unit has code {parent_code!r}"})
+            allowed = ("province",) if level == UnitLevel.DISTRICT else ("province", "district")
+            if parent.level not in allowed:
+                raise ValidationError({"parent": f"a {level} cannot belong to a {parent.level}"})
+        clash = session.scalar(
+            sa.select(AdministrativeUnit.id).where(
+                AdministrativeUnit.code == code,
+                AdministrativeUnit.level == level,
+                AdministrativeUnit.valid_from == valid_from,
+            )
+        )
+        if clash:
+            raise ValidationError({"code": f"{level} {code} valid from {valid_from} exists"})
+        unit = AdministrativeUnit(
+            code=code,
+            name=name.strip(),
+            level=level,
+            parent_id=parent.id if parent else None,
+            province_code=parent.province_code if parent else code,
+            valid_from=valid_from,
+            valid_to=valid_to,
+        )
+        session.add(unit)
+        session.flush()
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=None,
+            action="settings.unit_added",
+            now=utcnow(),
+            province_code=unit.province_code,
+            summary={
+                "unit_id": unit.id,
+                "code": code,
+                "level": level,
+                "valid_from": valid_from.isoformat(),
+                "valid_to": valid_to.isoformat() if valid_to else None,
+            },
+        )
+        uow.commit()
+        return unit

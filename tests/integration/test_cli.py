@@ -225,3 +225,74 @@ def test_bad_database_url_and_revision(run) -> None:
     assert nonsense.exit_code == 2 and "--database-url" in nonsense.output
     revision = run("db", "upgrade", "--revision", "nonsense")
     assert revision.exit_code == 2 and "--revision" in revision.output
+
+
+def test_units_add_an_old_district_and_commune(run, db) -> None:
+    district = run(
+        "units",
+        "add",
+        "--code",
+        "491",
+        "--name",
+        "Huyện Hoà Vang (cũ 2)",
+        "--level",
+        "district",
+        "--parent",
+        "48",
+        "--valid-from",
+        "1997-01-01",
+        "--valid-to",
+        "2025-06-30",
+    )
+    assert district.exit_code == 0, district.output
+    commune = run(
+        "units",
+        "add",
+        "--code",
+        "20309",
+        "--name",
+        "Xã Hoà Liên (cũ)",
+        "--level",
+        "commune",
+        "--parent",
+        "491",
+        "--valid-from",
+        "1997-01-01",
+        "--valid-to",
+        "2025-06-30",
+    )
+    assert commune.exit_code == 0, commune.output
+    assert "province 48" in commune.output
+    from datetime import date
+
+    from casework.services.units import find_unit
+
+    with db.uow(readonly=True) as uow:
+        unit = find_unit(uow.session, "20309", on=date(2020, 1, 1))
+        assert unit is not None and unit.parent.code == "491"
+        assert find_unit(uow.session, "20309", on=date(2026, 1, 1)) is None
+
+
+BAD_UNITS = [
+    (["--code", "4911", "--level", "district", "--parent", "48"], "--code"),
+    (["--code", "492", "--level", "district"], "--parent"),
+    (["--code", "492", "--level", "district", "--parent", "77"], "--parent"),
+    (["--code", "20310", "--level", "commune", "--parent", "20194"], "--parent"),
+    (["--code", "49", "--level", "province", "--parent", "48"], "--parent"),
+    (["--code", "492", "--level", "hamlet", "--parent", "48"], "--level"),
+    (
+        ["--code", "492", "--level", "district", "--parent", "48", "--valid-to", "1990-01-01"],
+        "--valid-to",
+    ),
+    (
+        ["--code", "492", "--level", "district", "--parent", "48", "--valid-to", "soon"],
+        "--valid-to",
+    ),
+    (["--code", "490", "--level", "district", "--parent", "48"], "--code"),
+]
+
+
+@pytest.mark.parametrize(("args", "named"), BAD_UNITS)
+def test_units_add_errors_name_the_option(run, args, named) -> None:
+    result = run("units", "add", "--name", "X", "--valid-from", "1997-01-01", *args)
+    assert result.exit_code != 0 and named in result.output
