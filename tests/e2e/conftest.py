@@ -1,5 +1,13 @@
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -7,7 +15,10 @@ from flask.testing import FlaskClient
 
 from casework.services.users import create_token
 from config import TestConfig
+from tests.pg_cluster import free_port
 from web import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -42,3 +53,45 @@ class Api:
 @pytest.fixture
 def api(client, db, people) -> Api:
     return Api(client, db, people)
+
+
+@pytest.fixture
+def server(db, db_url, tmp_path) -> Iterator[str]:
+    port = free_port()
+    # As the README's run command serves it: gunicorn, with one in-process scheduler.
+    env = {
+        **os.environ,
+        "CASEWORK_INSTANCE_DIR": str(tmp_path),
+        "CASEWORK_AUDIT_KEY": "test-audit-key",
+        "CASEWORK_SCHEDULER": "1",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "casework.cli",
+            "--database-url",
+            db_url,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, "server down"
+            time.sleep(0.3)
+    yield base
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)

@@ -5,12 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,50 +12,8 @@ import pytest
 from casework.deadlines import sweep
 from tests.conftest import PASSWORD, at
 from tests.helpers import open_case
-from tests.pg_cluster import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def server(db, db_url, tmp_path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CASEWORK_INSTANCE_DIR": str(tmp_path),
-        "CASEWORK_AUDIT_KEY": "test-audit-key",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "casework.cli",
-            "--database-url",
-            db_url,
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "server down"
-            time.sleep(0.3)
-    yield base
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
 
 
 @pytest.fixture
