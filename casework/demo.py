@@ -7,7 +7,6 @@ audit events. The names are invented.
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from casework.services.cases import apply_event
 from casework.services.intake import ABUSE_TYPES, CHANNELS, ENVIRONMENTS, record_report
 from casework.services.units import find_unit, load_2025_units
 from casework.services.users import create_user
+from workflows.case import EVENTS
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
 MIDDLE_F = ["Thị", "Ngọc", "Thu", "Bảo", "Khánh"]
@@ -207,7 +207,6 @@ def _create_cases(
     targets = list(PATHS)
     with db.uow(readonly=True) as uow:
         actors = {u.username: u for u in uow.session.scalars(sa.select(User))}
-    made: Counter[str] = Counter()
     for index in range(count):
         target = targets[index % len(targets)]
         commune = communes[0] if index % 4 else communes[1]
@@ -249,17 +248,15 @@ def _create_cases(
             assert case is not None
             for step in path:
                 event, data = _event_data(step, when, rng)
-                role = db_role(event)
+                role = _acting_role(event)
                 actor = actors[role + suffix] if role in ("officer", "chair") else actors[role]
                 apply_event(uow, case, actor, event, data, when).write(
                     uow.session, uow.settings.audit_key, when
                 )
                 when += span * rng.uniform(0.3, 1.0)
             uow.commit()
-        made[target] += 1
 
 
-def db_role(event: str) -> str:
-    from workflows.case import EVENTS
-
-    return EVENTS[event].by[0] if EVENTS[event].by[0] != "intake" else "officer"
+def _acting_role(event: str) -> str:
+    """Who fires `event` in the demo: the first role the workflow allows."""
+    return EVENTS[event].by[0]
