@@ -5,8 +5,15 @@ same transaction as the thing it records. Events are chained per province (each 
 previous event's hash) so that writers in different provinces never wait on one lock; the
 chain heads are sealed together from time to time into a chained global head.
 
-Hashes are HMAC-SHA256 under a key kept outside the database (``CASEWORK_AUDIT_KEY``): whoever
-can write to the database but lacks the key cannot re-forge the chain after tampering.
+Each event carries a MAC: HMAC-SHA256 of its content under a key kept outside the database
+(``CASEWORK_AUDIT_KEY``), computed by the application before the write. The chain link is
+``sha256(prev_hash : seq : mac)``, computed where the chain head is advanced — on PostgreSQL
+inside the one statement that appends the event, so an append costs one round trip and the
+key never reaches the database. Whoever can write to the database but lacks the key cannot
+forge or alter an event; removing or reordering events breaks the links, and re-computing
+the links after a removal is caught by the next seal (the keyed global head), as in
+Certificate Transparency's signed tree heads. Events written before revision 0003 carry no
+MAC: their hash is an HMAC over the event and its predecessor, and they verify as before.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,7 +52,8 @@ def _timestamp(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
-def event_hash(key: bytes, event: AuditEvent) -> str:
+def legacy_event_hash(key: bytes, event: AuditEvent) -> str:
+    """Revision 0001/0002 events: one HMAC over the event and its predecessor's hash."""
     payload = _canonical(
         [
             event.chain,
@@ -62,32 +70,120 @@ def event_hash(key: bytes, event: AuditEvent) -> str:
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
-def _advance_head(session: Session, chain: str, now: datetime) -> tuple[int, str]:
-    """Take the next sequence number of this chain and the previous head's hash.
+def event_mac(
+    key: bytes,
+    chain: str,
+    occurred_at: datetime,
+    actor_id: int | None,
+    actor: str,
+    action: str,
+    case_id: int | None,
+    summary: Any,
+) -> str:
+    """The keyed fingerprint of an event's content (everything but its place in the chain)."""
+    payload = _canonical(
+        [chain, _timestamp(occurred_at), actor_id, actor, action, case_id, summary]
+    )
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
-    One UPDATE … RETURNING both locks the chain's head row for the rest of the transaction
-    and numbers the event; the head row is created on the chain's first event.
-    """
+
+def link_hash(prev_hash: str, seq: int, mac: str) -> str:
+    """The chain link; PG_LINK computes the same inside the database."""
+    return hashlib.sha256(f"{prev_hash}:{seq}:{mac}".encode()).hexdigest()
+
+
+@dataclass
+class Entry:
+    """One audit event, prepared during a change and written last, just before commit, so
+    that the chain head is locked for as short a time as possible."""
+
+    action: str
+    actor: User | None
+    province_code: str | None
+    case_id: int | None = None
+    summary: dict[str, Any] | None = None
+
+    def values(self, key: bytes, now: datetime) -> dict[str, Any]:
+        """The columns of the event, MAC included; `seq`, `prev_hash` and `hash` are the
+        chain's to give."""
+        chain = chain_for(self.province_code)
+        actor_id = self.actor.id if self.actor else None
+        actor = self.actor.username if self.actor else "system"
+        summary = json_safe(self.summary or {})
+        return {
+            "chain": chain,
+            "occurred_at": now,
+            "actor_id": actor_id,
+            "actor": actor,
+            "action": self.action,
+            "case_id": self.case_id,
+            "summary": summary,
+            "mac": event_mac(key, chain, now, actor_id, actor, self.action, self.case_id, summary),
+        }
+
+    def write(self, session: Session, key: bytes, now: datetime) -> None:
+        append(session.connection(), self.values(key, now))
+
+
+#: PostgreSQL: advance the chain head (creating it on the chain's first event) and insert
+#: the event, in one statement. Parameters a_* are `Entry.values()`. Other statements embed
+#: it as CTEs (`PG_APPEND_CTES` + `PG_APPEND_INSERT`) to write a change and its audit event
+#: in one round trip.
+PG_LINK = "encode(sha256(convert_to({prev} || ':' || {seq} || ':' || %(a_mac)s, 'UTF8')), 'hex')"
+PG_APPEND_CTES = (
+    "audit_head AS ("
+    " INSERT INTO audit_chains AS c (chain, seq, head_hash, prev_hash, updated_at)"
+    f" VALUES (%(a_chain)s, 1, {PG_LINK.format(prev=repr(GENESIS), seq='1')}, '{GENESIS}',"
+    " %(a_occurred_at)s)"
+    " ON CONFLICT (chain) DO UPDATE SET seq = c.seq + 1, prev_hash = c.head_hash,"
+    f" head_hash = {PG_LINK.format(prev='c.head_hash', seq='(c.seq + 1)')},"
+    " updated_at = EXCLUDED.updated_at"
+    " RETURNING seq, prev_hash, head_hash)"
+)
+PG_APPEND_INSERT = (
+    "INSERT INTO audit_events (chain, seq, occurred_at, actor_id, actor, action, case_id,"
+    " summary, mac, prev_hash, hash)"
+    " SELECT %(a_chain)s, seq, %(a_occurred_at)s, %(a_actor_id)s, %(a_actor)s, %(a_action)s,"
+    " {case_id}, %(a_summary)s, %(a_mac)s, prev_hash, head_hash FROM audit_head"
+)
+PG_APPEND = f"WITH {PG_APPEND_CTES} {PG_APPEND_INSERT.format(case_id='%(a_case_id)s')}"
+
+
+def pg_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`Entry.values()` as PG_APPEND's parameters (psycopg)."""
+    from psycopg.types.json import Json
+
+    params = {f"a_{name}": value for name, value in values.items()}
+    params["a_summary"] = Json(values["summary"])
+    return params
+
+
+def append(conn: sa.Connection, values: Mapping[str, Any]) -> None:
+    """Append one event to its chain, inside the caller's transaction (the chain head stays
+    locked until commit: call it last)."""
+    if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute(PG_APPEND, pg_params(values))  # type: ignore[attr-defined]
+        return
+    chain, now = values["chain"], values["occurred_at"]
     advance = (
         sa.update(AuditChain)
         .where(AuditChain.chain == chain)
-        .values(seq=AuditChain.seq + 1, updated_at=now)
-        .returning(AuditChain.seq, AuditChain.head_hash)
-        .execution_options(synchronize_session=False)
+        .values(seq=AuditChain.seq + 1, prev_hash=AuditChain.head_hash, updated_at=now)
+        .returning(AuditChain.seq, AuditChain.prev_hash)
     )
-    row = session.execute(advance).first()
-    if row is None:
-        values = {"chain": chain, "seq": 0, "head_hash": GENESIS, "updated_at": now}
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            session.execute(pg_insert(AuditChain).values(values).on_conflict_do_nothing())
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            session.execute(sqlite_insert(AuditChain).values(values).on_conflict_do_nothing())
-        row = session.execute(advance).one()
-    return int(row[0]), str(row[1])
+    row = conn.execute(advance).first()
+    seq, prev_hash = (int(row[0]), str(row[1])) if row is not None else (1, GENESIS)
+    if row is None:  # the chain's first event
+        conn.execute(
+            sa.insert(AuditChain).values(
+                chain=chain, seq=1, head_hash=GENESIS, prev_hash=GENESIS, updated_at=now
+            )
+        )
+    digest = link_hash(prev_hash, seq, values["mac"])
+    conn.execute(sa.update(AuditChain).where(AuditChain.chain == chain).values(head_hash=digest))
+    conn.execute(sa.insert(AuditEvent).values(**values, seq=seq, prev_hash=prev_hash, hash=digest))
 
 
 def record(
@@ -100,69 +196,10 @@ def record(
     province_code: str | None,
     case_id: int | None = None,
     summary: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one event to the province's chain. Call it last in the transaction: the chain
-    head stays locked until commit. Returns the event as written (not attached to the
-    session)."""
-    chain = chain_for(province_code)
-    seq, prev_hash = _advance_head(session, chain, now)
-    event = AuditEvent(
-        chain=chain,
-        seq=seq,
-        occurred_at=now,
-        actor_id=actor.id if actor else None,
-        actor=actor.username if actor else "system",
-        action=action,
-        case_id=case_id,
-        summary=json_safe(summary or {}),
-        prev_hash=prev_hash,
-    )
-    event.hash = event_hash(key, event)
-    session.execute(
-        sa.insert(AuditEvent).values(
-            chain=chain,
-            seq=seq,
-            occurred_at=now,
-            actor_id=event.actor_id,
-            actor=event.actor,
-            action=action,
-            case_id=case_id,
-            summary=event.summary,
-            prev_hash=prev_hash,
-            hash=event.hash,
-        )
-    )
-    session.execute(
-        sa.update(AuditChain)
-        .where(AuditChain.chain == chain)
-        .values(head_hash=event.hash)
-        .execution_options(synchronize_session=False)
-    )
-    return event
-
-
-@dataclass
-class Entry:
-    """An audit event prepared during a change and written last, just before commit, so
-    that the chain head is locked for as short a time as possible."""
-
-    action: str
-    actor: User | None
-    province_code: str | None
-    case_id: int | None = None
-    summary: dict[str, Any] | None = None
-
-    def write(self, session: Session, key: bytes, now: datetime) -> AuditEvent:
-        return record(
-            session,
-            key,
-            actor=self.actor,
-            action=self.action,
-            now=now,
-            province_code=self.province_code,
-            case_id=self.case_id,
-            summary=self.summary,
-        )
+    head stays locked until commit."""
+    Entry(action, actor, province_code, case_id, summary).write(session, key, now)
 
 
 def _seal_hash(key: bytes, sealed_at: datetime, heads: dict[str, Any], prev_hash: str) -> str:
@@ -170,8 +207,11 @@ def _seal_hash(key: bytes, sealed_at: datetime, heads: dict[str, Any], prev_hash
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
-def seal(session: Session, key: bytes, now: datetime) -> AuditSeal:
-    """Record every chain's head in one chained seal (the global head)."""
+def seal(
+    session: Session, key: bytes, now: datetime, only_if_changed: bool = False
+) -> AuditSeal | None:
+    """Record every chain's head in one chained seal (the global head). With
+    `only_if_changed` (the worker's minutely seal), nothing is written while no chain moved."""
     heads = {
         row.chain: {"seq": row.seq, "hash": row.head_hash}
         for row in session.scalars(sa.select(AuditChain).order_by(AuditChain.chain))
@@ -179,6 +219,8 @@ def seal(session: Session, key: bytes, now: datetime) -> AuditSeal:
     last = session.scalars(
         sa.select(AuditSeal).order_by(AuditSeal.id.desc()).limit(1).with_for_update()
     ).first()
+    if only_if_changed and last is not None and last.heads == heads:
+        return None
     prev_hash = last.hash if last else GENESIS
     row = AuditSeal(sealed_at=now, heads=heads, prev_hash=prev_hash)
     row.hash = _seal_hash(key, now, heads, prev_hash)
@@ -205,6 +247,25 @@ def _stream(session: Session) -> Iterator[AuditEvent]:
     for event in session.scalars(statement):
         yield event
         session.expunge(event)  # constant memory: nothing piles up in the identity map
+
+
+def _sound(key: bytes, event: AuditEvent) -> bool:
+    """The event's own content and its link are what the key and its predecessor say."""
+    if event.mac is None:
+        return legacy_event_hash(key, event) == event.hash
+    mac = event_mac(
+        key,
+        event.chain,
+        event.occurred_at,
+        event.actor_id,
+        event.actor,
+        event.action,
+        event.case_id,
+        event.summary,
+    )
+    return hmac.compare_digest(mac, event.mac) and event.hash == link_hash(
+        event.prev_hash, event.seq, event.mac
+    )
 
 
 def _describe(event: AuditEvent) -> str:
@@ -278,7 +339,7 @@ def verify(session: Session, key: bytes) -> VerifyResult:
                 f"chain {event.chain}: event(s) {missing} were removed before {_describe(event)}",
                 event,
             )
-        if event_hash(key, event) != event.hash:
+        if not _sound(key, event):
             suspect = event
             continue
         if event.prev_hash != prev_hash:

@@ -336,6 +336,7 @@ def audit_seal(obj: CliContext) -> None:
 
     with obj.db.uow() as uow:
         row = audit.seal(uow.session, uow.settings.audit_key, utcnow())
+        assert row is not None
         uow.commit()
         click.echo(f"seal {row.id}: {len(row.heads)} chain(s), hash {row.hash}")
 

@@ -34,7 +34,7 @@ def tick(db: Database, smtp: SmtpSettings) -> dict[str, Any]:
 
 def seal(db: Database) -> None:
     with db.uow() as uow:
-        audit.seal(uow.session, uow.settings.audit_key, utcnow())
+        audit.seal(uow.session, uow.settings.audit_key, utcnow(), only_if_changed=True)
         uow.commit()
 
 
@@ -54,7 +54,8 @@ def _add_jobs(
     scheduler.add_job(
         job, "interval", seconds=interval, id="tick", next_run_time=utcnow(), **common
     )
-    scheduler.add_job(seal, "interval", hours=1, args=[db], id="seal", **common)
+    # Every minute: a removal re-linked by hand is caught by the next seal (see audit.py).
+    scheduler.add_job(seal, "interval", minutes=1, args=[db], id="seal", **common)
 
 
 def run_blocking(

@@ -24,6 +24,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(sa.String(48))
     case_id: Mapped[int | None]
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: HMAC of the content under the audit key (NULL for events older than revision 0003).
+    mac: Mapped[str | None] = mapped_column(sa.String(64))
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
 
@@ -36,6 +38,8 @@ class AuditChain(Base):
     chain: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     seq: Mapped[int] = mapped_column(default=0)
     head_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: The head before the last append: what that event links to.
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
     updated_at: Mapped[datetime]
 
 

@@ -13,6 +13,19 @@ from tests.conftest import at
 from tests.helpers import case_in, open_case
 
 
+def mac_of(key, event):
+    return audit.event_mac(
+        key,
+        event.chain,
+        event.occurred_at,
+        event.actor_id,
+        event.actor,
+        event.action,
+        event.case_id,
+        event.summary,
+    )
+
+
 def verify(db):
     with db.uow(readonly=True) as uow:
         return audit.verify(uow.session, uow.settings.audit_key)
@@ -90,7 +103,9 @@ def test_inserted_event_is_named(db, people) -> None:
             summary={},
             prev_hash=position.hash,
         )
-        forged.hash = audit.event_hash(b"not-the-key", forged)
+        # The attacker computes the link (sha256 needs no key) but not the MAC.
+        forged.mac = mac_of(b"not-the-key", forged)
+        forged.hash = audit.link_hash(forged.prev_hash, forged.seq, forged.mac)
         conn.execute(
             sa.insert(AuditEvent).values(
                 chain=forged.chain,
@@ -101,6 +116,7 @@ def test_inserted_event_is_named(db, people) -> None:
                 action=forged.action,
                 case_id=forged.case_id,
                 summary={},
+                mac=forged.mac,
                 prev_hash=forged.prev_hash,
                 hash=forged.hash,
             )
@@ -145,13 +161,52 @@ def test_rewritten_chain_is_caught_by_a_seal(db, people) -> None:
     with db.uow() as uow:
         row = uow.session.get(AuditEvent, last.id)
         row.summary = {"tampered": True}
-        row.hash = audit.event_hash(uow.settings.audit_key, row)
+        row.mac = mac_of(uow.settings.audit_key, row)
+        row.hash = audit.link_hash(row.prev_hash, row.seq, row.mac)
         head = uow.session.get(AuditChain, "48")
         head.head_hash = row.hash
         uow.commit()
     result = verify(db)
     assert not result.ok
     assert "seal 1" in result.problem
+
+
+def relink_without(db, removed) -> None:
+    """What someone with write access but no key can do: delete an event, renumber and
+    re-link everything after it (the links are plain sha256), and move the head."""
+    with db.uow() as uow:
+        session = uow.session
+        session.delete(session.get(AuditEvent, removed.id))
+        session.flush()
+        later = list(
+            session.scalars(
+                sa.select(AuditEvent)
+                .where(AuditEvent.chain == removed.chain, AuditEvent.seq > removed.seq)
+                .order_by(AuditEvent.seq)
+            )
+        )
+        prev_hash = removed.prev_hash
+        for event in later:  # one by one: (chain, seq) stays unique on the way down
+            event.seq -= 1
+            event.prev_hash = prev_hash
+            event.hash = audit.link_hash(prev_hash, event.seq, event.mac)
+            prev_hash = event.hash
+            session.flush()
+        head = session.get(AuditChain, removed.chain)
+        head.seq -= 1
+        head.head_hash = prev_hash
+        uow.commit()
+
+
+def test_a_removal_relinked_without_the_key_is_caught_by_a_seal(db, people) -> None:
+    case_in(db, people, "plan_drafting")
+    with db.uow() as uow:
+        audit.seal(uow.session, uow.settings.audit_key, at("2027-02-04T00:00:00"))
+        uow.commit()
+    relink_without(db, events(db)[2])
+    result = verify(db)
+    assert not result.ok
+    assert "seal 1" in result.problem and "rewritten" in result.problem
 
 
 def test_reads_of_a_case_are_audited(db, people) -> None:
@@ -197,3 +252,19 @@ def test_cli_verify_exit_codes(db, people, db_url) -> None:
     bad = runner.invoke(main, ["--database-url", db_url, "audit", "verify"], env=env)
     assert bad.exit_code == 1
     assert f"event {target.id}" in bad.output
+
+
+def test_the_minutely_seal_writes_only_when_a_chain_moved(db, people) -> None:
+    case = open_case(db, people)
+
+    def seal_now(when):
+        with db.uow() as uow:
+            row = audit.seal(uow.session, uow.settings.audit_key, at(when), only_if_changed=True)
+            uow.commit()
+            return row
+
+    assert seal_now("2027-02-04T00:00:00") is not None
+    assert seal_now("2027-02-04T00:01:00") is None  # nothing happened in between
+    get_case(db, people["officer"], case["id"])
+    assert seal_now("2027-02-04T00:02:00") is not None
+    assert verify(db).ok

@@ -68,3 +68,88 @@ def test_old_and_new_units_coexist(db: Database) -> None:
         assert old is not None and old.parent.level == "district"
         assert find_unit(uow.session, "20308", on=date(2026, 1, 1)) is None
         assert find_unit(uow.session, "20194").level == "commune"
+
+
+def test_events_written_before_0003_still_verify_and_still_catch_tampering(
+    backend, request
+) -> None:
+    """An old database's audit trail (one HMAC per event over its predecessor) verifies
+    after `db upgrade`, new events (MAC + link) continue the same chain, and a change to an
+    old event is still named."""
+    from datetime import UTC, datetime
+
+    from casework import audit
+    from casework.models import AuditEvent
+    from tests.conftest import TEST_SETTINGS
+
+    url = _database_url(backend, request, name="casework_legacy_audit")
+    migrate.downgrade(url, "0002")
+    key = TEST_SETTINGS.audit_key
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            prev = audit.GENESIS
+            when = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+            for seq in (1, 2):
+                event = AuditEvent(
+                    chain="48",
+                    seq=seq,
+                    occurred_at=when,
+                    actor_id=None,
+                    actor="system",
+                    action="case.read",
+                    case_id=None,
+                    summary={"n": seq},
+                    prev_hash=prev,
+                )
+                event.hash = audit.legacy_event_hash(key, event)
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO audit_events (chain, seq, occurred_at, actor_id, actor, action,"
+                        " case_id, summary, prev_hash, hash) VALUES ('48', :seq, :at, NULL,"
+                        " 'system', 'case.read', NULL, :summary, :prev, :hash)"
+                    ),
+                    {
+                        "seq": seq,
+                        "at": when if backend == "postgresql" else "2026-01-05 03:00:00",
+                        "summary": f'{{"n": {seq}}}',
+                        "prev": prev,
+                        "hash": event.hash,
+                    },
+                )
+                prev = event.hash
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_chains (chain, seq, head_hash, updated_at)"
+                    " VALUES ('48', 2, :head, :at)"
+                ),
+                {"head": prev, "at": when if backend == "postgresql" else "2026-01-05 03:00:00"},
+            )
+    finally:
+        engine.dispose()
+    migrate.upgrade(url)
+    db = Database(url, TEST_SETTINGS)
+    try:
+        with db.uow() as uow:
+            audit.record(
+                uow.session,
+                key,
+                actor=None,
+                action="case.read",
+                now=datetime(2026, 2, 1, tzinfo=UTC),
+                province_code="48",
+            )
+            uow.commit()
+        with db.uow(readonly=True) as uow:
+            result = audit.verify(uow.session, key)
+            assert result.ok, result.problem
+            assert result.count == 3
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.update(AuditEvent).where(AuditEvent.seq == 1).values(actor="someone-else")
+            )
+        with db.uow(readonly=True) as uow:
+            result = audit.verify(uow.session, key)
+        assert not result.ok and "seq 1" in result.problem and "changed" in result.problem
+    finally:
+        db.dispose()
