@@ -127,26 +127,25 @@ class Entry:
 
 #: PostgreSQL: advance the chain head (creating it on the chain's first event) and insert
 #: the event, in one statement. Parameters a_* are `Entry.values()`. Other statements embed
-#: it as CTEs (`PG_APPEND_CTES` + `PG_APPEND_INSERT`) to write a change and its audit event
-#: in one round trip.
+#: the two CTEs (with a `guard` condition) to write a change and its audit event in one round
+#: trip. (The FROM-less SELECT ends in WHERE so that ON CONFLICT cannot be read as a join.)
 PG_LINK = "encode(sha256(convert_to({prev} || ':' || {seq} || ':' || %(a_mac)s, 'UTF8')), 'hex')"
 PG_APPEND_CTES = (
     "audit_head AS ("
     " INSERT INTO audit_chains AS c (chain, seq, head_hash, prev_hash, updated_at)"
-    f" VALUES (%(a_chain)s, 1, {PG_LINK.format(prev=repr(GENESIS), seq='1')}, '{GENESIS}',"
-    " %(a_occurred_at)s)"
+    f" SELECT %(a_chain)s, 1, {PG_LINK.format(prev=repr(GENESIS), seq='1')}, '{GENESIS}',"
+    " %(a_occurred_at)s WHERE {guard}"
     " ON CONFLICT (chain) DO UPDATE SET seq = c.seq + 1, prev_hash = c.head_hash,"
     f" head_hash = {PG_LINK.format(prev='c.head_hash', seq='(c.seq + 1)')},"
     " updated_at = EXCLUDED.updated_at"
-    " RETURNING seq, prev_hash, head_hash)"
-)
-PG_APPEND_INSERT = (
+    " RETURNING seq, prev_hash, head_hash),"
+    " audit_row AS ("
     "INSERT INTO audit_events (chain, seq, occurred_at, actor_id, actor, action, case_id,"
     " summary, mac, prev_hash, hash)"
     " SELECT %(a_chain)s, seq, %(a_occurred_at)s, %(a_actor_id)s, %(a_actor)s, %(a_action)s,"
-    " {case_id}, %(a_summary)s, %(a_mac)s, prev_hash, head_hash FROM audit_head"
+    " %(a_case_id)s, %(a_summary)s, %(a_mac)s, prev_hash, head_hash FROM audit_head)"
 )
-PG_APPEND = f"WITH {PG_APPEND_CTES} {PG_APPEND_INSERT.format(case_id='%(a_case_id)s')}"
+PG_APPEND = "WITH " + PG_APPEND_CTES.replace("{guard}", "true") + " SELECT 1"
 
 
 def pg_params(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from casework import audit
 from casework.calendar import WorkingCalendar, load_calendar
-from casework.db import Database, UnitOfWork
-from casework.models import Case, Deadline, DeadlineOverride, DeadlineStatus, FiredRung, PlanTask
+from casework.casestore import CaseRow, Clock
+from casework.db import Database, Settings, TTLCache
+from casework.models import Case, Deadline, DeadlineOverride, DeadlineStatus, FiredRung
 from workflows.engine import effective_rules, get_workflow
 from workflows.spec import Anchor, DeadlineRule, DurationUnit
 
@@ -54,15 +56,26 @@ def rules_for(
     return effective_rules(get_workflow(workflow), overrides)
 
 
-def province_rules(
-    uow: UnitOfWork, workflow: str, province: str | None
-) -> tuple[DeadlineRule, ...]:
+class Lookups(Protocol):
+    """What the cached province settings are read through: a UnitOfWork or a CaseStore."""
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def cache(self) -> TTLCache: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+def province_rules(uow: Lookups, workflow: str, province: str | None) -> tuple[DeadlineRule, ...]:
     return uow.cache.get(  # type: ignore[no-any-return]
         ("rules", workflow, province), lambda: rules_for(uow.session, workflow, province)
     )
 
 
-def province_calendar(uow: UnitOfWork, province: str | None) -> WorkingCalendar:
+def province_calendar(uow: Lookups, province: str | None) -> WorkingCalendar:
     settings = uow.settings
     return uow.cache.get(  # type: ignore[no-any-return]
         ("calendar", province),
@@ -91,7 +104,9 @@ def add_duration(
     return calendar.add_working_days(start, amount)
 
 
-def rung_time(rung: dict[str, Any], deadline: Deadline, calendar: WorkingCalendar) -> datetime:
+def rung_time(
+    rung: dict[str, Any], deadline: Deadline | Clock, calendar: WorkingCalendar
+) -> datetime:
     """When a rung fires: a share of the time from anchor to due, or an offset after due."""
     if rung.get("at_fraction") is not None:
         return deadline.anchor_at + (deadline.due_at - deadline.anchor_at) * float(
@@ -100,7 +115,7 @@ def rung_time(rung: dict[str, Any], deadline: Deadline, calendar: WorkingCalenda
     return add_duration(deadline.due_at, int(rung["offset"]), rung["offset_unit"], calendar)
 
 
-def _schedule(deadline: Deadline, calendar: WorkingCalendar) -> None:
+def _schedule(deadline: Deadline | Clock, calendar: WorkingCalendar) -> None:
     """Point `next_fire_at` at the next rung (None when the ladder is done)."""
     if deadline.status != DeadlineStatus.OPEN or deadline.next_rung >= len(deadline.ladder):
         deadline.next_fire_at = None
@@ -108,7 +123,7 @@ def _schedule(deadline: Deadline, calendar: WorkingCalendar) -> None:
         deadline.next_fire_at = rung_time(deadline.ladder[deadline.next_rung], deadline, calendar)
 
 
-def deadline_status(deadline: Deadline, now: datetime) -> str:
+def deadline_status(deadline: Deadline | Clock, now: datetime) -> str:
     """What a user sees: open, overdue, met, met_late or cancelled."""
     if deadline.status == DeadlineStatus.OPEN:
         return "overdue" if now > deadline.due_at else "open"
@@ -117,23 +132,19 @@ def deadline_status(deadline: Deadline, now: datetime) -> str:
     return str(deadline.status)
 
 
-# --- opening, meeting, cancelling -----------------------------------------------------------
+# --- opening, meeting, cancelling (on plain clocks; casestore writes them) -----------------
 
 
-def open_deadline(
-    session: Session,
-    case: Case,
+def new_clock(
+    case: CaseRow,
     rule: DeadlineRule,
     anchor_at: datetime,
     due_at: datetime,
-    now: datetime,
     calendar: WorkingCalendar,
-    task_id: int | None = None,
     duration: int | None = None,
-) -> Deadline:
-    deadline = Deadline(
-        case_id=case.id,
-        task_id=task_id,
+    task_index: int | None = None,
+) -> Clock:
+    clock = Clock(
         rule=rule.name,
         step=rule.step,
         cycle=case.cycle,
@@ -143,16 +154,17 @@ def open_deadline(
         unit=str(rule.unit),
         legal_source=rule.legal_source,
         status=DeadlineStatus.OPEN,
-        created_at=now,
+        late=False,
         ladder=[rung.to_dict() for rung in rule.ladder],
         next_rung=0,
+        next_fire_at=None,
+        task_index=task_index,
     )
-    _schedule(deadline, calendar)
-    session.add(deadline)
-    return deadline
+    _schedule(clock, calendar)
+    return clock
 
 
-def meet(deadline: Deadline, now: datetime) -> None:
+def meet(deadline: Deadline | Clock, now: datetime) -> None:
     """The step is done: late or on time, kept for statistics; the ladder stops."""
     deadline.status = DeadlineStatus.MET
     deadline.met_at = now
@@ -160,59 +172,53 @@ def meet(deadline: Deadline, now: datetime) -> None:
     deadline.next_fire_at = None
 
 
-def cancel(deadline: Deadline) -> None:
+def cancel(deadline: Deadline | Clock) -> None:
     deadline.status = DeadlineStatus.CANCELLED
     deadline.next_fire_at = None
 
 
-def enter_state(
-    uow: UnitOfWork,
-    case: Case,
-    new_state: str,
-    now: datetime,
-    final_states: Sequence[str] = ("closed",),
-) -> dict[str, list[str]]:
-    """`on_state_entered` with the province's rules and calendar."""
-    return on_state_entered(
-        uow.session,
-        case,
-        new_state,
-        now,
-        province_rules(uow, case.workflow, case.province_code),
-        lambda: province_calendar(uow, case.province_code),
-        final_states,
-    )
+@dataclass
+class ClockChanges:
+    closed: list[Clock] = field(default_factory=list)
+    opened: list[Clock] = field(default_factory=list)
+
+    def summary(self) -> dict[str, list[str]]:
+        """Rule names met, cancelled and opened (for the audit summary)."""
+        return {
+            "met": [c.rule for c in self.closed if c.status == DeadlineStatus.MET],
+            "cancelled": [c.rule for c in self.closed if c.status == DeadlineStatus.CANCELLED],
+            "opened": [c.rule for c in self.opened],
+        }
 
 
 def on_state_entered(
-    session: Session,
-    case: Case,
+    case: CaseRow,
     new_state: str,
     now: datetime,
     rules: Sequence[DeadlineRule],
     calendar: Callable[[], WorkingCalendar],
     final_states: Sequence[str] = ("closed",),
-) -> dict[str, list[str]]:
-    """Meet, cancel and open the case's deadlines for its entry into `new_state`.
+) -> ClockChanges:
+    """Meet, cancel and open the case's clocks for its entry into `new_state` (in
+    `case.clocks`, and listed in the result for the write).
 
     A deadline is met when its step is left, and keeps its lateness; entering a final state
     cancels what is still open. Reassignment never comes through here, so it never resets a
-    clock. Returns the rule names met, cancelled and opened (for the audit summary).
+    clock.
     """
     by_name = {rule.name: rule for rule in rules}
-    changes: dict[str, list[str]] = {"met": [], "cancelled": [], "opened": []}
-    with session.no_autoflush:  # the case's own changes are flushed once, later
-        existing = list(session.scalars(sa.select(Deadline).where(Deadline.case_id == case.id)))
-    for deadline in existing:
-        if deadline.status != DeadlineStatus.OPEN:
+    changes = ClockChanges()
+    existing = case.clocks
+    for clock in existing:
+        if clock.status != DeadlineStatus.OPEN:
             continue
-        rule = by_name.get(deadline.rule)
+        rule = by_name.get(clock.rule)
         if rule is not None and new_state in rule.met_on:
-            meet(deadline, now)
-            changes["met"].append(deadline.rule)
+            meet(clock, now)
+            changes.closed.append(clock)
         elif new_state in final_states:
-            cancel(deadline)
-            changes["cancelled"].append(deadline.rule)
+            cancel(clock)
+            changes.closed.append(clock)
     for rule in rules:
         if new_state not in rule.opens_on:
             continue
@@ -225,50 +231,48 @@ def on_state_entered(
                 continue
             anchor_at = now
         cal = calendar()
-        existing.append(
-            open_deadline(
-                session,
-                case,
-                rule,
-                anchor_at,
-                compute_due(rule, anchor_at, case.risk_level, cal),
-                now,
-                cal,
-            )
+        clock = new_clock(
+            case, rule, anchor_at, compute_due(rule, anchor_at, case.risk_level, cal), cal
         )
-        changes["opened"].append(rule.name)
+        existing.append(clock)
+        changes.opened.append(clock)
     return changes
 
 
-def open_task_clocks(uow: UnitOfWork, case: Case, task: PlanTask, now: datetime) -> None:
+def task_clocks(
+    case: CaseRow,
+    rules: Sequence[DeadlineRule],
+    calendar: WorkingCalendar,
+    agency_kind: str,
+    due_date: date,
+    now: datetime,
+    task_index: int,
+) -> list[Clock]:
     """An agency task's clocks: the agency answers within its kind's response time, and
     completes by the task's date in the plan (office close)."""
-    rules = {r.name: r for r in province_rules(uow, case.workflow, case.province_code)}
-    calendar = province_calendar(uow, case.province_code)
-    response = rules[f"task_response.{task.agency_kind}"]
-    open_deadline(
-        uow.session,
-        case,
-        response,
-        now,
-        compute_due(response, now, None, calendar),
-        now,
-        calendar,
-        task_id=task.id,
-    )
-    completion = rules["task_completion"]
-    due = end_of_office_day(task.due_date, calendar)
-    open_deadline(
-        uow.session,
-        case,
-        completion,
-        now,
-        max(due, now),
-        now,
-        calendar,
-        task_id=task.id,
-        duration=(task.due_date - now.astimezone(calendar.tz).date()).days,
-    )
+    by_name = {r.name: r for r in rules}
+    response = by_name[f"task_response.{agency_kind}"]
+    completion = by_name["task_completion"]
+    due = end_of_office_day(due_date, calendar)
+    return [
+        new_clock(
+            case,
+            response,
+            now,
+            compute_due(response, now, None, calendar),
+            calendar,
+            task_index=task_index,
+        ),
+        new_clock(
+            case,
+            completion,
+            now,
+            max(due, now),
+            calendar,
+            duration=(due_date - now.astimezone(calendar.tz).date()).days,
+            task_index=task_index,
+        ),
+    ]
 
 
 def end_of_office_day(day: date, calendar: WorkingCalendar) -> datetime:

@@ -13,11 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from casework.casestore import open_store
 from casework.clock import utcnow
 from casework.db import Database
 from casework.errors import ValidationError
 from casework.models import AdministrativeUnit, Case, User
-from casework.services.cases import apply_event
+from casework.services.cases import plan_event
 from casework.services.intake import ABUSE_TYPES, CHANNELS, ENVIRONMENTS, record_report
 from casework.services.units import find_unit, load_2025_units
 from casework.services.users import create_user
@@ -243,18 +244,15 @@ def _create_cases(
         case_id = result.case["id"]
         when = received + timedelta(minutes=rng.randint(20, 90))
         span = (now - when) / (len(path) + 1)
-        with db.uow() as uow:
-            case = uow.session.get(Case, case_id)
+        with open_store(db) as store, store.transaction():
+            case = store.load(case_id)
             assert case is not None
             for step in path:
                 event, data = _event_data(step, when, rng)
                 role = _acting_role(event)
                 actor = actors[role + suffix] if role in ("officer", "chair") else actors[role]
-                apply_event(uow, case, actor, event, data, when).write(
-                    uow.session, uow.settings.audit_key, when
-                )
+                store.write(plan_event(store, case, actor, event, data, when))
                 when += span * rng.uniform(0.3, 1.0)
-            uow.commit()
 
 
 def _acting_role(event: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -12,9 +12,24 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from casework import audit, scope
+from casework.casestore import (
+    CaseChange,
+    CaseRow,
+    CaseStore,
+    Clock,
+    TaskRow,
+    open_store,
+    task_row,
+)
 from casework.clock import utcnow
 from casework.db import Database, UnitOfWork
-from casework.deadlines import deadline_status, enter_state, open_task_clocks
+from casework.deadlines import (
+    deadline_status,
+    on_state_entered,
+    province_calendar,
+    province_rules,
+    task_clocks,
+)
 from casework.errors import Conflict, EventNotAllowed, NotFound, ValidationError
 from casework.models import (
     AdministrativeUnit,
@@ -28,7 +43,7 @@ from casework.models import (
     Role,
     User,
 )
-from casework.services.units import require_commune
+from casework.services.units import commune_ref
 from workflows.case import NEW_CYCLE_EVENTS
 from workflows.engine import (
     EventNotAvailable,
@@ -62,6 +77,31 @@ def _username(session: Session, user_id: int | None) -> str | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _deadline_json(d: Deadline | Clock, now: datetime) -> dict[str, Any]:
+    return {
+        "rule": d.rule,
+        "step": d.step,
+        "cycle": d.cycle,
+        "due_at": _iso(d.due_at),
+        "status": deadline_status(d, now),
+        "met_at": _iso(d.met_at),
+        "legal_source": d.legal_source,
+        "task_id": d.task_id,
+        "next_rung": d.ladder[d.next_rung]["name"] if d.next_fire_at else None,
+        "next_rung_at": _iso(d.next_fire_at),
+    }
+
+
+def _task_json(t: PlanTask | TaskRow) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "agency_kind": t.agency_kind,
+        "action": t.action,
+        "due_date": t.due_date.isoformat(),
+        "status": t.status,
+    }
 
 
 def case_view(
@@ -102,29 +142,9 @@ def case_view(
         "assignee": _username(session, case.assignee_id),
         "received_at": _iso(case.received_at),
         "state_entered_at": _iso(case.state_entered_at),
-        "deadlines": [
-            {
-                "rule": d.rule,
-                "step": d.step,
-                "cycle": d.cycle,
-                "due_at": _iso(d.due_at),
-                "status": deadline_status(d, now),
-                "met_at": _iso(d.met_at),
-                "legal_source": d.legal_source,
-                "task_id": d.task_id,
-                "next_rung": d.ladder[d.next_rung]["name"] if d.next_fire_at else None,
-                "next_rung_at": _iso(d.next_fire_at),
-            }
-            for d in deadlines
-        ],
+        "deadlines": [_deadline_json(d, now) for d in deadlines],
         "tasks": [
-            {
-                "id": t.id,
-                "agency_kind": t.agency_kind,
-                "action": t.action,
-                "due_date": t.due_date.isoformat(),
-                "status": t.status,
-            }
+            _task_json(t)
             # Tasks exist only once a plan was approved: no query before that.
             for t in (
                 session.scalars(tasks_query) if "approved_at" in case.facts.get("plan", {}) else ()
@@ -256,13 +276,19 @@ def list_cases(
 
 @dataclass
 class EventContext:
-    uow: UnitOfWork
-    session: Session
-    case: Case
+    store: CaseStore
+    case: CaseRow
     actor: User | None
     data: dict[str, Any]
     facts: dict[str, Any]
     now: datetime
+    new_tasks: list[dict[str, Any]] = field(default_factory=list)
+    task_clocks: list[Clock] = field(default_factory=list)
+    replace_proposed_tasks: bool = False
+
+    @property
+    def session(self) -> Session:
+        return self.store.session
 
 
 def _recorded(ctx: EventContext, **extra: Any) -> dict[str, Any]:
@@ -284,7 +310,7 @@ def _transfer_out(ctx: EventContext) -> None:
 
 
 def _move_to(ctx: EventContext, code: str, must_differ: bool = False) -> None:
-    unit = require_commune(ctx.session, code, "data.unit_code")
+    unit = commune_ref(ctx.store, code, "data.unit_code")
     if must_differ and unit.id == ctx.case.unit_id:
         raise ValidationError({"data.unit_code": "the case is already at this commune"})
     if unit.id != ctx.case.unit_id:
@@ -301,7 +327,7 @@ def _accept(ctx: EventContext) -> None:
         ctx.case.assignee_id = ctx.actor.id
 
 
-def _officer_of(session: Session, case: Case, username: str, field: str) -> User:
+def _officer_of(session: Session, case: Case | CaseRow, username: str, field: str) -> User:
     user = session.scalars(sa.select(User).where(User.username == username)).first()
     if user is None or not user.active:
         raise ValidationError({field: f"no active user named {username!r}"})
@@ -332,36 +358,40 @@ def _plan_approved(ctx: EventContext) -> None:
     plan["approved_at"] = ctx.now.isoformat()
     plan["approved_by"] = ctx.actor.id if ctx.actor else None
     ctx.facts["plan"] = plan
-    # Measures that an earlier approval already turned into tasks are not duplicated.
-    ctx.session.execute(
-        sa.delete(PlanTask).where(PlanTask.case_id == ctx.case.id, PlanTask.status == "proposed")
-    )
+    case = ctx.case
+    ctx.replace_proposed_tasks = True
+    rules = province_rules(ctx.store, case.workflow, case.province_code)
+    calendar = province_calendar(ctx.store, case.province_code)
     for measure in plan.get("measures", []):
-        task = PlanTask(
-            case_id=ctx.case.id,
-            agency_kind=measure["agency_kind"],
-            agency_id=_agency_for(ctx.session, ctx.case, measure["agency_kind"]),
-            action=measure["action"],
-            due_date=date.fromisoformat(measure["due_date"]),
-            created_at=ctx.now,
+        kind, due = measure["agency_kind"], date.fromisoformat(measure["due_date"])
+        ctx.task_clocks += task_clocks(
+            case, rules, calendar, kind, due, ctx.now, len(ctx.new_tasks)
         )
-        ctx.session.add(task)
-        ctx.session.flush()
-        open_task_clocks(ctx.uow, ctx.case, task, ctx.now)
+        ctx.new_tasks.append(
+            task_row(
+                case.id, kind, _agency_for(ctx.store, case, kind), measure["action"], due, ctx.now
+            )
+        )
 
 
-def _agency_for(session: Session, case: Case, kind: str) -> int | None:
-    """The agency of that kind at the case's commune, else at its province."""
-    unit = session.get(AdministrativeUnit, case.unit_id)
-    for unit_id in (case.unit_id, unit.parent_id if unit else None):
-        if unit_id is None:
-            continue
-        agency_id = session.scalar(
-            sa.select(Agency.id).where(Agency.unit_id == unit_id, Agency.kind == kind).limit(1)
-        )
-        if agency_id:
-            return agency_id
-    return None
+def _agency_for(store: CaseStore, case: CaseRow, kind: str) -> int | None:
+    """The agency of that kind at the case's commune, else at its province (cached briefly,
+    like the province settings)."""
+
+    def load() -> int | None:
+        session = store.session
+        unit = session.get(AdministrativeUnit, case.unit_id)
+        for unit_id in (case.unit_id, unit.parent_id if unit else None):
+            if unit_id is None:
+                continue
+            agency_id = session.scalar(
+                sa.select(Agency.id).where(Agency.unit_id == unit_id, Agency.kind == kind).limit(1)
+            )
+            if agency_id:
+                return agency_id
+        return None
+
+    return store.cache.get(("agency", case.unit_id, kind), load)  # type: ignore[no-any-return]
 
 
 def _store(key: str) -> Callable[[EventContext], None]:
@@ -396,20 +426,21 @@ EFFECTS: dict[str, Callable[[EventContext], None]] = {
     "reopen": _reopen,
 }
 
+_AUDITED = ("state", "risk_level", "assignee_id", "unit_id")
 
-def apply_event(
-    uow: UnitOfWork,
-    case: Case,
+
+def plan_event(
+    store: CaseStore,
+    case: CaseRow,
     actor: User | None,
     event: str,
     data: Any,
     now: datetime,
     clock_anchor: datetime | None = None,
-) -> audit.Entry:
-    """Fire `event` on `case` inside the caller's transaction: state, facts, deadlines and
-    history. Returns the audit entry, which the caller writes last before committing. Role
-    checks are the caller's."""
-    session = uow.session
+) -> CaseChange:
+    """Decide everything `event` does to `case` — state, facts, clocks, tasks, history and
+    the audit event — without writing (the store writes the change at once). `case` is
+    updated in place. Role checks are the caller's."""
     definition = get_workflow(case.workflow)
     snapshot = CaseSnapshot(
         state=case.state, risk_level=case.risk_level, facts=dict(case.facts), now=now
@@ -422,13 +453,9 @@ def apply_event(
         raise ValidationError({f"data.{error.path}": error.message}) from None
     except (EventNotAvailable, GuardRefused) as error:
         raise EventNotAllowed(str(error)) from None
-    before = {
-        "state": case.state,
-        "risk_level": case.risk_level,
-        "assignee_id": case.assignee_id,
-        "unit_id": case.unit_id,
-    }
-    ctx = EventContext(uow, session, case, actor, dict(fired.data), dict(case.facts), now)
+    before = {name: getattr(case, name) for name in _AUDITED}
+    expected_version = case.version
+    ctx = EventContext(store, case, actor, dict(fired.data), dict(case.facts), now)
     effect = EFFECTS.get(event)
     if effect:
         effect(ctx)
@@ -439,15 +466,17 @@ def apply_event(
     case.state = fired.to_state
     case.state_entered_at = now
     case.updated_at = now
-    changes = enter_state(uow, case, fired.to_state, now, final_states=definition.final)
-    record_history(session, case, actor, event, fired.from_state, fired.to_state, fired.data, now)
-    after = {
-        "state": case.state,
-        "risk_level": case.risk_level,
-        "assignee_id": case.assignee_id,
-        "unit_id": case.unit_id,
-    }
-    return audit.Entry(
+    clocks = on_state_entered(
+        case,
+        fired.to_state,
+        now,
+        province_rules(store, case.workflow, case.province_code),
+        lambda: province_calendar(store, case.province_code),
+        definition.final,
+    )
+    case.clocks += ctx.task_clocks
+    after = {name: getattr(case, name) for name in _AUDITED}
+    entry = audit.Entry(
         action=f"case.{event}",
         actor=actor,
         province_code=case.province_code,
@@ -456,39 +485,88 @@ def apply_event(
             "before": {k: v for k, v in before.items() if after[k] != v}
             | {"state": before["state"]},
             "after": {k: v for k, v in after.items() if before[k] != v} | {"state": after["state"]},
-            "deadlines": {k: v for k, v in changes.items() if v},
+            "deadlines": {k: v for k, v in clocks.summary().items() if v},
             "fields": sorted(fired.data),  # names only: free text may identify the child
         },
     )
+    return CaseChange(
+        case=case,
+        expected_version=expected_version,
+        history=history_row(case, actor, event, fired.from_state, fired.to_state, fired.data, now),
+        closed=clocks.closed,
+        opened=clocks.opened + ctx.task_clocks,
+        new_tasks=ctx.new_tasks,
+        replace_proposed_tasks=ctx.replace_proposed_tasks,
+        audit=entry.values(store.settings.audit_key, now),
+    )
 
 
-def record_history(
-    session: Session,
-    case: Case,
+def history_row(
+    case: CaseRow,
     actor: User | None,
     event: str,
     from_state: str | None,
     to_state: str,
     data: dict[str, Any],
     now: datetime,
-) -> None:
-    case.last_seq += 1  # the case row is locked (or new): no one else numbers its history
-    session.execute(
-        sa.insert(CaseTransition).values(
-            case_id=case.id,
-            seq=case.last_seq,
-            event=event,
-            from_state=from_state,
-            to_state=to_state,
-            actor_id=actor.id if actor else None,
-            occurred_at=now,
-            reason=str(data.get("reason", "")),
-            data=audit.json_safe(data),
-        )
+) -> dict[str, Any]:
+    """The next row of the case's history (the case row is written with it, versioned: no
+    one else numbers it)."""
+    case.last_seq += 1
+    return {
+        "seq": case.last_seq,
+        "event": event,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor_id": actor.id if actor else None,
+        "occurred_at": now,
+        "reason": str(data.get("reason", "")),
+        "data": audit.json_safe(data),
+    }
+
+
+def _username_of(store: CaseStore, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    return store.cache.get(  # type: ignore[no-any-return]
+        ("username", user_id), lambda: _username(store.session, user_id)
     )
 
 
-def _check_version(version: Any, case: Case) -> None:
+def _unit_of(store: CaseStore, unit_id: int) -> tuple[str, str]:
+    def load() -> tuple[str, str]:
+        unit = store.session.get(AdministrativeUnit, unit_id)
+        assert unit is not None
+        return unit.code, unit.name
+
+    return store.cache.get(("unit", unit_id), load)  # type: ignore[no-any-return]
+
+
+def event_view(store: CaseStore, case: CaseRow, actor: User, now: datetime) -> dict[str, Any]:
+    """The answer to an event, from what the event already holds (no re-read): the case
+    without the child and the history (`case_view(full=False)` for a stored case)."""
+    code, name = _unit_of(store, case.unit_id)
+    return {
+        "id": case.id,
+        "reference": case.reference,
+        "workflow": case.workflow,
+        "state": case.state,
+        "version": case.version,
+        "unit_code": code,
+        "unit_name": name,
+        "province_code": case.province_code,
+        "risk_level": case.risk_level,
+        "overdue": any(deadline_status(d, now) == "overdue" for d in case.clocks),
+        "assignee": _username_of(store, case.assignee_id),
+        "received_at": _iso(case.received_at),
+        "state_entered_at": _iso(case.state_entered_at),
+        "deadlines": [_deadline_json(d, now) for d in case.clocks],
+        "tasks": [_task_json(t) for t in case.tasks],
+        "available_events": available_events(get_workflow(case.workflow), case.state, actor.role),
+    }
+
+
+def _check_version(version: Any, case: Case | CaseRow) -> None:
     if isinstance(version, bool) or not isinstance(version, int):
         raise ValidationError({"version": "must be the case's version number (an integer)"})
     if version != case.version:
@@ -524,7 +602,7 @@ def fire_event(
     data: Any = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Fire a workflow event on a case, all in one transaction.
+    """Fire a workflow event on a case: one read, one write (see casework/casestore.py).
 
     Raises NotFound (out of scope), Conflict (stale version), ValidationError (bad event
     name or data), PermissionDenied (role), EventNotAllowed (state or a legal guard).
@@ -532,9 +610,10 @@ def fire_event(
     now = now or utcnow()
     if not isinstance(event, str) or not event:
         raise ValidationError({"event": "is required (an event name)"})
-    with db.uow() as uow:
-        session = uow.session
-        case = load_case(session, actor, case_id, for_update=True)
+    with open_store(db) as store:
+        case = store.load(case_id)
+        if case is None or not scope.may_see(store.session, actor, case):
+            raise NotFound(f"case {case_id} not found")
         _check_version(version, case)
         definition = get_workflow(case.workflow)
         if event not in definition.events:
@@ -542,8 +621,8 @@ def fire_event(
                 {"event": f"unknown event {event!r} (known: {', '.join(definition.events)})"}
             )
         scope.check_may_fire(actor, definition.events[event])
-        entry = apply_event(uow, case, actor, event, data, now)
-        return _commit_change(uow, case, actor, now, entry)
+        store.write(plan_event(store, case, actor, event, data, now))
+        return event_view(store, case, actor, now)
 
 
 def assign(

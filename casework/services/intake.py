@@ -10,16 +10,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from casework import audit
+from casework.casestore import CaseChange, CaseRow, CaseStore, open_store
 from casework.clock import utcnow
-from casework.db import Database, UnitOfWork
-from casework.deadlines import enter_state
+from casework.db import Database
+from casework.deadlines import on_state_entered, province_calendar, province_rules
 from casework.errors import ValidationError
-from casework.models import AdministrativeUnit, Case, Child, Report, ReportKind, Role, User
-from casework.services.cases import apply_event, case_view, record_history
-from casework.services.units import require_commune
+from casework.models import Case, Child, Report, ReportKind, Role, User
+from casework.services.cases import event_view, history_row, plan_event
+from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
 from workflows.spec import (
     FieldError,
@@ -182,26 +182,26 @@ class IntakeResult:
         return body
 
 
-def _serialise_same_child(uow: UnitOfWork, child: dict[str, Any]) -> None:
+def _serialise_same_child(store: CaseStore, child: dict[str, Any]) -> None:
     """Two reports on the same child arriving at once must end in one case, not two: on
     PostgreSQL they queue on a transaction-scoped advisory lock keyed by the child's name
     (SQLite's writers are serialised already)."""
-    if uow.dialect != "postgresql":
+    if not store.postgres:
         return
     digest = hashlib.sha256(name_key(child["full_name"]).encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
-    uow.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    store.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _find_existing_case(
-    session: Session,
+    store: CaseStore,
     child: dict[str, Any],
-    residence: AdministrativeUnit | None,
-    incident: AdministrativeUnit,
-) -> Case | None:
+    residence: CommuneRef | None,
+    incident: CommuneRef,
+) -> CaseRow | None:
     """A case on the same child: same name, same birth date (or age ±1), same place."""
     statement = (
-        sa.select(Case)
+        sa.select(Case.id)
         .join(Child, Case.child_id == Child.id)
         .where(Child.name_key == name_key(child["full_name"]))
     )
@@ -215,7 +215,8 @@ def _find_existing_case(
     else:
         statement = statement.where(Case.unit_id == incident.id)
     statement = statement.order_by((Case.state == "closed").asc(), Case.received_at.desc())
-    return session.scalars(statement.limit(1).with_for_update(of=Case)).first()
+    case_id = store.conn.scalar(statement.limit(1).with_for_update(of=Case))
+    return store.load(case_id) if case_id is not None else None
 
 
 def record_report(
@@ -229,150 +230,202 @@ def record_report(
 
         raise PermissionDenied(f"role {actor.role!r} may not record reports")
     data = validate_report(payload, now)
-    with db.uow() as uow:
-        session, key = uow.session, uow.settings.audit_key
+    with open_store(db) as store, store.transaction():
+        conn = store.conn
         incident = None
         if data.get("incident_unit_code"):
-            incident = require_commune(session, data["incident_unit_code"], "incident_unit_code")
+            incident = commune_ref(store, data["incident_unit_code"], "incident_unit_code")
         child_data = data.get("child") or {}
         residence = None
         if child_data.get("unit_code"):
-            residence = require_commune(session, child_data["unit_code"], "child.unit_code")
-        report = Report(
-            kind=data["kind"],
-            channel=data["channel"],
-            received_at=data["received_at"],
-            reporter=data.get("reporter", {}),
-            incident_unit_id=incident.id if incident else None,
-            abuse_types=data.get("abuse_types", []),
-            online=data.get("online", False),
-            environment=data.get("environment"),
-            description=data.get("description", ""),
-            created_by_id=actor.id,
-            created_at=now,
-        )
-        session.add(report)
-        province = (incident.province_code if incident else None) or actor.province_code
+            residence = commune_ref(store, child_data["unit_code"], "child.unit_code")
+        report = {
+            "kind": data["kind"],
+            "channel": data["channel"],
+            "received_at": data["received_at"],
+            "reporter": data.get("reporter", {}),
+            "incident_unit_id": incident.id if incident else None,
+            "abuse_types": data.get("abuse_types", []),
+            "online": data.get("online", False),
+            "environment": data.get("environment"),
+            "description": data.get("description", ""),
+            "created_by_id": actor.id,
+            "created_at": now,
+            "linked_to_existing": False,
+        }
         if data["kind"] == ReportKind.ADVICE:
             if child_data.get("full_name"):
-                report.child = _new_child(child_data, residence, now)
-            session.flush()
-            audit.record(
-                session,
-                key,
-                actor=actor,
-                action="contact.recorded",
-                now=now,
-                province_code=province,
-                summary={"report_id": report.id, "channel": report.channel},
+                report["child_id"] = _insert_child(conn, child_data, residence, now)
+            report_id = _insert_report(conn, report)
+            province = (incident.province_code if incident else None) or actor.province_code
+            store.append_audit(
+                audit.Entry(
+                    action="contact.recorded",
+                    actor=actor,
+                    province_code=province,
+                    summary={"report_id": report_id, "channel": report["channel"]},
+                ),
+                now,
             )
-            uow.commit()
-            return IntakeResult(report.id, report.kind, None)
+            return IntakeResult(report_id, data["kind"], None)
         assert incident is not None
-        _serialise_same_child(uow, child_data)
-        existing = _find_existing_case(session, child_data, residence, incident)
+        _serialise_same_child(store, child_data)
+        existing = _find_existing_case(store, child_data, residence, incident)
         if existing is not None:
-            result = _link(uow, actor, report, existing, now)
-            uow.commit()
-            return result
-        child = _new_child(child_data, residence, now)
-        report.child = child
-        case = Case(
-            # Replaced by the readable reference once the id is known (below).
-            reference=f"tmp-{uuid.uuid4().hex[:24]}",
-            child=child,
-            unit_id=incident.id,
-            province_code=incident.province_code,
-            state="received",
-            risk_level=data.get("risk_level"),
-            created_by_id=actor.id,
-            received_at=data["received_at"],
-            clock_started_at=data["received_at"],
-            state_entered_at=now,
-            facts={},
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(case)
-        session.flush()
-        case.reference = f"{incident.province_code}-{report.received_at.year}-{case.id:06d}"
-        report.case_id = case.id
-        changes = enter_state(uow, case, "received", now)
-        record_history(
-            session, case, actor, "receive", None, "received", {"report_id": report.id}, now
-        )
-        entries = [
-            audit.Entry(
-                action="case.created",
-                actor=actor,
-                province_code=case.province_code,
-                case_id=case.id,
-                summary={
-                    "report_id": report.id,
-                    "after": {"state": "received"},
-                    "deadlines": changes,
-                },
-            )
-        ]
-        if data.get("auto_transfer", True):
-            entries.append(apply_event(uow, case, actor, "transfer", {}, now))
-        session.flush()
-        view = case_view(session, case, actor, now, full=False)
-        for entry in entries:  # last: the province's chain head is held only until commit
-            entry.write(session, key, now)
-        uow.commit()
-        return IntakeResult(report.id, report.kind, view)
-
-
-def _new_child(data: dict[str, Any], residence: AdministrativeUnit | None, now: datetime) -> Child:
-    return Child(
-        full_name=data["full_name"],
-        name_key=name_key(data["full_name"]),
-        sex=data.get("sex", "unknown"),
-        birth_date=date.fromisoformat(data["birth_date"]) if "birth_date" in data else None,
-        age_years=data.get("age_years"),
-        age_as_of=now.date() if "age_years" in data else None,
-        residence_unit_id=residence.id if residence else None,
-        address=data.get("address", ""),
-        identifiers={},
-        created_at=now,
-    )
-
-
-def _link(uow: UnitOfWork, actor: User, report: Report, case: Case, now: datetime) -> IntakeResult:
-    """A repeat report: linked to the child's case, never a second case (domain.md §2)."""
-    session, settings = uow.session, uow.settings
-    report.case_id = case.id
-    report.child_id = case.child_id
-    report.linked_to_existing = True
-    session.flush()
-    reopened = False
-    entries = []
-    if case.state == "closed":
-        # A new report on a closed case reopens it; the system acts for the intake point.
-        entry = apply_event(
-            uow,
+            return _link(store, actor, report, existing, now)
+        child_id = _insert_child(conn, child_data, residence, now)
+        case = _insert_case(conn, child_id, incident, data, actor, now)
+        report_id = _insert_report(conn, {**report, "child_id": child_id, "case_id": case.id})
+        # Entering "received" is the case's first change: its history, clocks and audit.
+        clocks = on_state_entered(
             case,
-            None,
-            "reopen",
-            {"reason": f"new report {report.id}"},
+            "received",
             now,
-            clock_anchor=report.received_at,
+            province_rules(store, case.workflow, case.province_code),
+            lambda: province_calendar(store, case.province_code),
         )
-        entries.append(entry)
-        reopened = True
-    entries.append(
+        entry = audit.Entry(
+            action="case.created",
+            actor=actor,
+            province_code=case.province_code,
+            case_id=case.id,
+            summary={
+                "report_id": report_id,
+                "after": {"state": "received"},
+                "deadlines": clocks.summary(),
+            },
+        )
+        store.write(
+            CaseChange(
+                case=case,
+                expected_version=case.version,
+                history=history_row(
+                    case, actor, "receive", None, "received", {"report_id": report_id}, now
+                ),
+                opened=clocks.opened,
+                audit=entry.values(store.settings.audit_key, now),
+            )
+        )
+        if data.get("auto_transfer", True):
+            store.write(plan_event(store, case, actor, "transfer", {}, now))
+        return IntakeResult(report_id, data["kind"], event_view(store, case, actor, now))
+
+
+def _insert_child(
+    conn: sa.Connection, data: dict[str, Any], residence: CommuneRef | None, now: datetime
+) -> int:
+    values = {
+        "full_name": data["full_name"],
+        "name_key": name_key(data["full_name"]),
+        "sex": data.get("sex", "unknown"),
+        "birth_date": date.fromisoformat(data["birth_date"]) if "birth_date" in data else None,
+        "age_years": data.get("age_years"),
+        "age_as_of": now.date() if "age_years" in data else None,
+        "residence_unit_id": residence.id if residence else None,
+        "address": data.get("address", ""),
+        "identifiers": {},
+        "created_at": now,
+    }
+    return int(conn.execute(sa.insert(Child).values(values).returning(Child.id)).scalar_one())
+
+
+def _insert_report(conn: sa.Connection, values: dict[str, Any]) -> int:
+    return int(conn.execute(sa.insert(Report).values(values).returning(Report.id)).scalar_one())
+
+
+def _insert_case(
+    conn: sa.Connection,
+    child_id: int,
+    incident: CommuneRef,
+    data: dict[str, Any],
+    actor: User,
+    now: datetime,
+) -> CaseRow:
+    received_at = data["received_at"]
+    case = CaseRow(
+        id=0,
+        # Replaced by the readable reference once the id is known (below).
+        reference=f"tmp-{uuid.uuid4().hex[:24]}",
+        workflow="case",
+        child_id=child_id,
+        unit_id=incident.id,
+        province_code=incident.province_code,
+        state="received",
+        risk_level=data.get("risk_level"),
+        assignee_id=None,
+        created_by_id=actor.id,
+        received_at=received_at,
+        clock_started_at=received_at,
+        cycle=1,
+        last_seq=0,
+        state_entered_at=now,
+        facts={},
+        closed_at=None,
+        version=1,
+        updated_at=now,
+    )
+    values = {name: getattr(case, name) for name in CASE_INSERT_COLUMNS}
+    values["created_at"] = now
+    case.id = int(conn.execute(sa.insert(Case).values(values).returning(Case.id)).scalar_one())
+    case.reference = f"{incident.province_code}-{received_at.year}-{case.id:06d}"
+    conn.execute(sa.update(Case).where(Case.id == case.id).values(reference=case.reference))
+    return case
+
+
+CASE_INSERT_COLUMNS = (
+    "reference",
+    "workflow",
+    "child_id",
+    "unit_id",
+    "province_code",
+    "state",
+    "risk_level",
+    "assignee_id",
+    "created_by_id",
+    "received_at",
+    "clock_started_at",
+    "cycle",
+    "last_seq",
+    "state_entered_at",
+    "facts",
+    "closed_at",
+    "version",
+    "updated_at",
+)
+
+
+def _link(
+    store: CaseStore, actor: User, report: dict[str, Any], case: CaseRow, now: datetime
+) -> IntakeResult:
+    """A repeat report: linked to the child's case, never a second case (domain.md §2)."""
+    report_id = _insert_report(
+        store.conn,
+        {**report, "case_id": case.id, "child_id": case.child_id, "linked_to_existing": True},
+    )
+    reopened = case.state == "closed"
+    if reopened:
+        # A new report on a closed case reopens it; the system acts for the intake point.
+        store.write(
+            plan_event(
+                store,
+                case,
+                None,
+                "reopen",
+                {"reason": f"new report {report_id}"},
+                now,
+                clock_anchor=report["received_at"],
+            )
+        )
+    store.append_audit(
         audit.Entry(
             action="case.report_linked",
             actor=actor,
             province_code=case.province_code,
             case_id=case.id,
-            summary={"report_id": report.id, "reopened": reopened},
-        )
+            summary={"report_id": report_id, "reopened": reopened},
+        ),
+        now,
     )
-    session.flush()
     # Lean: the intake point learns which case it joined, not that case's contents.
-    view = case_view(session, case, actor, now, full=False)
-    for item in entries:
-        item.write(session, settings.audit_key, now)
-    return IntakeResult(report.id, report.kind, view, linked=True, reopened=reopened)
+    view = event_view(store, case, actor, now)
+    return IntakeResult(report_id, report["kind"], view, linked=True, reopened=reopened)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -45,6 +47,29 @@ def require_commune(session: Session, code: str, field: str) -> AdministrativeUn
     if unit.valid_to is not None:
         raise ValidationError({field: f"{code!r} was dissolved on {unit.valid_to.isoformat()}"})
     return unit
+
+
+@dataclass(frozen=True)
+class CommuneRef:
+    """What a case needs of its commune; cached per process like the province settings."""
+
+    id: int
+    code: str
+    name: str
+    province_code: str
+    parent_id: int | None
+
+
+def commune_ref(lookups: Any, code: str, field: str) -> CommuneRef:
+    """`require_commune`, through the cache of `lookups` (a UnitOfWork or a CaseStore).
+    Only valid communes are cached; a unit dissolved or added shows within the cache TTL."""
+
+    def load() -> CommuneRef:
+        unit = require_commune(lookups.session, code, field)
+        assert unit.province_code is not None  # every commune lies in a province
+        return CommuneRef(unit.id, unit.code, unit.name, unit.province_code, unit.parent_id)
+
+    return lookups.cache.get(("commune", code), load)  # type: ignore[no-any-return]
 
 
 def load_2025_units(

@@ -1,0 +1,467 @@
+"""One case as plain rows, and one change to it written at once: the workflow's hot path.
+
+An event reads the case and all its clocks (one query), decides everything in Python — the
+workflow and its guards, the effects, the clocks met, cancelled and opened, the history row
+and the audit event — and writes the result as one `CaseChange`:
+
+- PostgreSQL: one statement of data-modifying CTEs, sent on an autocommit connection, so a
+  change is one round trip and one implicit transaction. Every part hangs off the versioned
+  UPDATE of the case: a stale version writes nothing at all, and the caller gets a conflict.
+  The audit event is appended by the same statement (`audit.PG_APPEND_CTES`).
+- SQLite (in process, no round trips): the same change as a few plain statements inside the
+  caller's transaction.
+
+A change that creates agency tasks (plan approval) first inserts the tasks, in the same
+transaction, so that their clocks can name them.
+
+Nothing here knows the workflow: `services/cases.py` decides, this module reads and writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from casework import audit
+from casework.db import Database
+from casework.errors import Conflict
+from casework.models import Case, CaseTransition, Deadline, PlanTask
+
+
+@dataclass(slots=True)
+class Clock:
+    """A row of `deadlines` (new ones have no id until written)."""
+
+    rule: str
+    step: str
+    cycle: int
+    anchor_at: datetime
+    due_at: datetime
+    duration: int
+    unit: str
+    legal_source: str
+    status: str
+    late: bool
+    ladder: list[Any]
+    next_rung: int
+    next_fire_at: datetime | None
+    task_id: int | None = None
+    met_at: datetime | None = None
+    id: int | None = None
+    #: For a new task's clock: the index of the task in `CaseChange.new_tasks`.
+    task_index: int | None = None
+
+
+@dataclass(slots=True)
+class TaskRow:
+    """A row of `plan_tasks`, as the answer to an event shows it."""
+
+    id: int
+    agency_kind: str
+    action: str
+    due_date: date
+    status: str
+
+
+@dataclass(slots=True)
+class CaseRow:
+    """A row of `cases`, as an event sees and changes it."""
+
+    id: int
+    reference: str
+    workflow: str
+    child_id: int
+    unit_id: int
+    province_code: str
+    state: str
+    risk_level: str | None
+    assignee_id: int | None
+    created_by_id: int | None
+    received_at: datetime
+    clock_started_at: datetime
+    cycle: int
+    last_seq: int
+    state_entered_at: datetime
+    facts: dict[str, Any]
+    closed_at: datetime | None
+    version: int
+    updated_at: datetime | None = None
+    clocks: list[Clock] = field(default_factory=list)
+    tasks: list[TaskRow] = field(default_factory=list)
+
+
+#: The columns an event may change (all written back; unchanged values keep HOT updates).
+MUTABLE = (
+    "state",
+    "risk_level",
+    "facts",
+    "unit_id",
+    "province_code",
+    "assignee_id",
+    "cycle",
+    "clock_started_at",
+    "last_seq",
+    "state_entered_at",
+    "updated_at",
+    "closed_at",
+)
+
+
+@dataclass
+class CaseChange:
+    """Everything one event writes."""
+
+    case: CaseRow
+    expected_version: int
+    history: dict[str, Any]
+    #: Clocks that stop: (clock, new status); their met_at/late are set on the Clock.
+    closed: list[Clock] = field(default_factory=list)
+    opened: list[Clock] = field(default_factory=list)
+    #: Plan approval: tasks to create (column values), replacing proposed ones.
+    new_tasks: list[dict[str, Any]] = field(default_factory=list)
+    replace_proposed_tasks: bool = False
+    audit: dict[str, Any] = field(default_factory=dict)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+_CASE_COLUMNS = (
+    "id, reference, workflow, child_id, unit_id, province_code, state, risk_level, "
+    "assignee_id, created_by_id, received_at, clock_started_at, cycle, last_seq, "
+    "state_entered_at, facts, closed_at, version"
+)
+_CLOCK_COLUMNS = (
+    "d.rule, d.step, d.cycle, d.anchor_at, d.due_at, d.duration, d.unit, d.legal_source, "
+    "d.status, d.late, d.ladder, d.next_rung, d.next_fire_at, d.task_id, d.met_at, d.id"
+)
+_TASK_COLUMNS = "t.id, t.agency_kind, t.action, t.due_date, t.status"
+PG_LOAD = (
+    f"SELECT {_CASE_COLUMNS}, (SELECT json_agg(json_build_array({_CLOCK_COLUMNS})"
+    " ORDER BY d.id) FROM deadlines d WHERE d.case_id = cases.id),"
+    f" (SELECT json_agg(json_build_array({_TASK_COLUMNS}) ORDER BY t.id)"
+    " FROM plan_tasks t WHERE t.case_id = cases.id) FROM cases WHERE id = %s"
+)
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def _clock_from_json(item: list[Any]) -> Clock:
+    return Clock(
+        item[0],
+        item[1],
+        item[2],
+        _utc(item[3]),  # type: ignore[arg-type]
+        _utc(item[4]),  # type: ignore[arg-type]
+        item[5],
+        item[6],
+        item[7],
+        item[8],
+        item[9],
+        item[10],
+        item[11],
+        _utc(item[12]),
+        item[13],
+        _utc(item[14]),
+        item[15],
+    )
+
+
+def _case_from_row(row: Any, clocks: list[Clock], tasks: list[TaskRow]) -> CaseRow:
+    values = list(row[:18])
+    for index in (10, 11, 14, 16):  # received_at, clock_started_at, state_entered_at, closed_at
+        values[index] = _utc(values[index])
+    return CaseRow(*values, clocks=clocks, tasks=tasks)  # type: ignore[misc]
+
+
+class CaseStore:
+    """One connection for one event: read the case, write the change. Use `open_store`."""
+
+    def __init__(self, conn: sa.Connection, db: Database) -> None:
+        self.conn = conn
+        self.db = db
+        self.settings = db.settings
+        self.cache = db.cache
+        self.postgres = conn.dialect.name == "postgresql"
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """An ORM session on the same connection, for the lookups some effects make."""
+        if self._session is None:
+            self._session = Session(bind=self.conn, expire_on_commit=False)
+        return self._session
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several writes that stand or fall together (intake, the demo). SQLite: the
+        store's own transaction already is one."""
+        if self.postgres:
+            with self._driver().transaction():
+                yield
+        else:
+            yield
+
+    def append_audit(self, entry: audit.Entry, now: datetime) -> None:
+        audit.append(self.conn, entry.values(self.settings.audit_key, now))
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+    def _driver(self) -> Any:
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        return driver
+
+    def load(self, case_id: int) -> CaseRow | None:
+        if self.postgres:
+            row = self._driver().execute(PG_LOAD, (case_id,)).fetchone()
+            if row is None:
+                return None
+            return _case_from_row(
+                row,
+                [_clock_from_json(item) for item in row[18] or ()],
+                [TaskRow(t[0], t[1], t[2], date.fromisoformat(t[3]), t[4]) for t in row[19] or ()],
+            )
+        columns = [getattr(Case, name.strip()) for name in _CASE_COLUMNS.split(",")]
+        row = self.conn.execute(sa.select(*columns).where(Case.id == case_id)).first()
+        if row is None:
+            return None
+        clock_columns = [getattr(Deadline, name.strip()[2:]) for name in _CLOCK_COLUMNS.split(",")]
+        clocks = [
+            Clock(*values)
+            for values in self.conn.execute(
+                sa.select(*clock_columns).where(Deadline.case_id == case_id).order_by(Deadline.id)
+            )
+        ]
+        tasks = [
+            TaskRow(*values)
+            for values in self.conn.execute(
+                sa.select(
+                    PlanTask.id,
+                    PlanTask.agency_kind,
+                    PlanTask.action,
+                    PlanTask.due_date,
+                    PlanTask.status,
+                )
+                .where(PlanTask.case_id == case_id)
+                .order_by(PlanTask.id)
+            )
+        ]
+        return _case_from_row(row, clocks, tasks)
+
+    def write(self, change: CaseChange) -> None:
+        """Write `change` (ids of new clocks and tasks are filled in); Conflict if the case
+        moved on since it was read."""
+        if self.postgres:
+            if change.new_tasks or change.replace_proposed_tasks:
+                with self._driver().transaction():
+                    self._insert_tasks(change)
+                    _pg_write(self._driver(), change)
+            else:
+                _pg_write(self._driver(), change)
+        else:
+            self._insert_tasks(change)  # inside the store's transaction (open_store)
+            _sqlite_write(self.conn, change)
+        change.case.version = change.expected_version + 1
+
+    def _insert_tasks(self, change: CaseChange) -> None:
+        conn = self.conn
+        if change.replace_proposed_tasks:
+            # Measures that an earlier approval already turned into tasks are not doubled.
+            conn.execute(
+                sa.delete(PlanTask).where(
+                    PlanTask.case_id == change.case.id, PlanTask.status == "proposed"
+                )
+            )
+        ids = [
+            conn.execute(sa.insert(PlanTask).values(**task).returning(PlanTask.id)).scalar_one()
+            for task in change.new_tasks
+        ]
+        for clock in change.opened:
+            if clock.task_index is not None:
+                clock.task_id = ids[clock.task_index]
+        case = change.case
+        if change.replace_proposed_tasks:
+            case.tasks = [t for t in case.tasks if t.status != "proposed"]
+        for task, task_id in zip(change.new_tasks, ids, strict=True):
+            task["id"] = task_id
+            case.tasks.append(
+                TaskRow(task_id, task["agency_kind"], task["action"], task["due_date"], "proposed")
+            )
+
+
+@contextmanager
+def open_store(db: Database) -> Iterator[CaseStore]:
+    """A store on one pooled connection: autocommit on PostgreSQL (each write is a single
+    statement), one write transaction on SQLite (BEGIN IMMEDIATE), committed at the end
+    unless an error escapes."""
+    if db.is_sqlite:
+        with db.engine.connect() as conn, conn.begin():
+            yield CaseStore(conn, db)
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        yield CaseStore(conn, db)
+
+
+# --- writing: PostgreSQL --------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_ALIVE = "EXISTS (SELECT 1 FROM upd_case)"
+PG_WRITE = (
+    "WITH upd_case AS (UPDATE cases SET "
+    + ", ".join(f"{name} = %({name})s" for name in MUTABLE)
+    + ", version = version + 1 WHERE id = %(id)s AND version = %(version)s RETURNING id),"
+    " hist AS (INSERT INTO case_transitions (case_id, seq, event, from_state, to_state,"
+    " actor_id, occurred_at, reason, data) SELECT id, %(h_seq)s, %(h_event)s, %(h_from)s,"
+    " %(h_to)s, %(h_actor)s, %(h_at)s, %(h_reason)s, %(h_data)s::json FROM upd_case),"
+    " closed AS (UPDATE deadlines d SET status = m.status, met_at = m.met_at, late = m.late,"
+    " next_fire_at = NULL FROM json_to_recordset(%(closed)s::json)"
+    " AS m(id integer, status text, met_at timestamptz, late boolean)"
+    f" WHERE d.id = m.id AND EXISTS (SELECT 1 FROM upd_case)),"
+    " opened AS (INSERT INTO deadlines (case_id, task_id, rule, step, cycle, anchor_at, due_at,"
+    " duration, unit, legal_source, status, late, created_at, ladder, next_rung, next_fire_at)"
+    " SELECT upd_case.id, n.task_id, n.rule, n.step, n.cycle, n.anchor_at, n.due_at,"
+    " n.duration, n.unit, n.legal_source, 'open', false, %(updated_at)s, n.ladder, 0,"
+    " n.next_fire_at FROM upd_case, json_to_recordset(%(opened)s::json)"
+    " AS n(task_id integer, rule text, step text, cycle integer, anchor_at timestamptz,"
+    " due_at timestamptz, duration integer, unit text, legal_source text, ladder json,"
+    " next_fire_at timestamptz, ord bigint) ORDER BY n.ord RETURNING id),"
+    f" {audit.PG_APPEND_CTES.replace('{guard}', _ALIVE)}"
+    " SELECT (SELECT count(*) FROM upd_case), (SELECT array_agg(id ORDER BY id) FROM opened)"
+)
+
+
+def _pg_write(driver: Any, change: CaseChange) -> None:
+    from psycopg.types.json import Json
+
+    case = change.case
+    params: dict[str, Any] = {name: getattr(case, name) for name in MUTABLE}
+    params["facts"] = Json(case.facts)
+    params["id"] = case.id
+    params["version"] = change.expected_version
+    history = change.history
+    params.update(
+        h_seq=history["seq"],
+        h_event=history["event"],
+        h_from=history["from_state"],
+        h_to=history["to_state"],
+        h_actor=history["actor_id"],
+        h_at=history["occurred_at"],
+        h_reason=history["reason"],
+        h_data=_dumps(history["data"]),
+        closed=_dumps(
+            [
+                {"id": c.id, "status": c.status, "met_at": _iso(c.met_at), "late": c.late}
+                for c in change.closed
+            ]
+        ),
+        opened=_dumps(
+            [
+                {
+                    "task_id": c.task_id,
+                    "rule": c.rule,
+                    "step": c.step,
+                    "cycle": c.cycle,
+                    "anchor_at": _iso(c.anchor_at),
+                    "due_at": _iso(c.due_at),
+                    "duration": c.duration,
+                    "unit": c.unit,
+                    "legal_source": c.legal_source,
+                    "ladder": c.ladder,
+                    "next_fire_at": _iso(c.next_fire_at),
+                    "ord": index,
+                }
+                for index, c in enumerate(change.opened)
+            ]
+        ),
+    )
+    params.update(audit.pg_params(change.audit))
+    updated, ids = driver.execute(PG_WRITE, params).fetchone()
+    if not updated:
+        raise _conflict(case.id)
+    for clock, clock_id in zip(change.opened, ids or (), strict=True):
+        clock.id = clock_id
+
+
+def _conflict(case_id: int) -> Conflict:
+    return Conflict(f"case {case_id} was changed by someone else: reload it and try again")
+
+
+# --- writing: SQLite ------------------------------------------------------------------------
+
+
+def _sqlite_write(conn: sa.Connection, change: CaseChange) -> None:
+    case = change.case
+    updated = conn.execute(
+        sa.update(Case)
+        .where(Case.id == case.id, Case.version == change.expected_version)
+        .values(**{name: getattr(case, name) for name in MUTABLE}, version=Case.version + 1)
+    ).rowcount
+    if not updated:
+        raise _conflict(case.id)
+    conn.execute(sa.insert(CaseTransition).values(case_id=case.id, **change.history))
+    for clock in change.closed:
+        conn.execute(
+            sa.update(Deadline)
+            .where(Deadline.id == clock.id)
+            .values(status=clock.status, met_at=clock.met_at, late=clock.late, next_fire_at=None)
+        )
+    for clock in change.opened:
+        clock.id = conn.execute(
+            sa.insert(Deadline)
+            .values(
+                case_id=case.id,
+                task_id=clock.task_id,
+                rule=clock.rule,
+                step=clock.step,
+                cycle=clock.cycle,
+                anchor_at=clock.anchor_at,
+                due_at=clock.due_at,
+                duration=clock.duration,
+                unit=clock.unit,
+                legal_source=clock.legal_source,
+                status="open",
+                late=False,
+                created_at=case.updated_at,
+                ladder=clock.ladder,
+                next_rung=0,
+                next_fire_at=clock.next_fire_at,
+            )
+            .returning(Deadline.id)
+        ).scalar_one()
+    audit.append(conn, change.audit)
+
+
+def task_row(
+    case_id: int, agency_kind: str, agency_id: int | None, action: str, due: date, now: datetime
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "agency_kind": agency_kind,
+        "agency_id": agency_id,
+        "action": action,
+        "due_date": due,
+        "created_at": now,
+    }
