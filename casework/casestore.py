@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from casework import audit
 from casework.db import Database
 from casework.errors import Conflict
-from casework.models import Case, CaseTransition, Deadline, PlanTask
+from casework.models import Case, CaseTransition, Child, Deadline, PlanTask, Report
 
 
 @dataclass(slots=True)
@@ -209,7 +209,7 @@ class CaseStore:
         """Several writes that stand or fall together (intake, the demo). SQLite: the
         store's own transaction already is one."""
         if self.postgres:
-            with self._driver().transaction():
+            with self.driver().transaction():
                 yield
         else:
             yield
@@ -221,14 +221,14 @@ class CaseStore:
         if self._session is not None:
             self._session.close()
 
-    def _driver(self) -> Any:
+    def driver(self) -> Any:
         driver = self.conn.connection.driver_connection
         assert driver is not None
         return driver
 
     def load(self, case_id: int) -> CaseRow | None:
         if self.postgres:
-            row = self._driver().execute(PG_LOAD, (case_id,)).fetchone()
+            row = self.driver().execute(PG_LOAD, (case_id,)).fetchone()
             if row is None:
                 return None
             return _case_from_row(
@@ -268,11 +268,11 @@ class CaseStore:
         moved on since it was read."""
         if self.postgres:
             if change.new_tasks or change.replace_proposed_tasks:
-                with self._driver().transaction():
+                with self.driver().transaction():
                     self._insert_tasks(change)
-                    _pg_write(self._driver(), change)
+                    _pg_write(self.driver(), change)
             else:
-                _pg_write(self._driver(), change)
+                _pg_write(self.driver(), change)
         else:
             self._insert_tasks(change)  # inside the store's transaction (open_store)
             _sqlite_write(self.conn, change)
@@ -313,7 +313,7 @@ def open_store(db: Database) -> Iterator[CaseStore]:
         with db.engine.connect() as conn, conn.begin():
             yield CaseStore(conn, db)
         return
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with db.store_engine.connect() as conn:
         yield CaseStore(conn, db)
 
 
@@ -452,6 +452,119 @@ def _sqlite_write(conn: sa.Connection, change: CaseChange) -> None:
             .returning(Deadline.id)
         ).scalar_one()
     audit.append(conn, change.audit)
+
+
+# --- a new case ----------------------------------------------------------------------------
+
+#: Columns of a new case row, in CaseRow's names (reference and id come from the insert).
+NEW_CASE_COLUMNS = (
+    "workflow",
+    "unit_id",
+    "province_code",
+    "state",
+    "risk_level",
+    "assignee_id",
+    "created_by_id",
+    "received_at",
+    "clock_started_at",
+    "cycle",
+    "last_seq",
+    "state_entered_at",
+    "facts",
+    "closed_at",
+    "version",
+    "updated_at",
+)
+_CHILD_COLUMNS = (
+    "full_name",
+    "name_key",
+    "sex",
+    "birth_date",
+    "age_years",
+    "age_as_of",
+    "residence_unit_id",
+    "address",
+    "identifiers",
+    "created_at",
+)
+_REPORT_COLUMNS = (
+    "kind",
+    "channel",
+    "received_at",
+    "reporter",
+    "incident_unit_id",
+    "abuse_types",
+    "online",
+    "environment",
+    "description",
+    "created_by_id",
+    "created_at",
+    "linked_to_existing",
+)
+_JSON = {"identifiers", "facts", "reporter", "abuse_types"}
+
+
+def _placeholders(prefix: str, names: tuple[str, ...]) -> str:
+    return ", ".join(f"%({prefix}{name})s" for name in names)
+
+
+#: PostgreSQL: child, case (its readable reference made from the id it is given) and
+#: report in one statement.
+PG_CREATE = (
+    f"WITH ch AS (INSERT INTO children ({', '.join(_CHILD_COLUMNS)})"
+    f" VALUES ({_placeholders('c_', _CHILD_COLUMNS)}) RETURNING id),"
+    " nid AS (SELECT nextval(pg_get_serial_sequence('cases', 'id')) AS id),"
+    f" cs AS (INSERT INTO cases (id, reference, child_id, created_at, {', '.join(NEW_CASE_COLUMNS)})"
+    " SELECT nid.id, %(reference_prefix)s || lpad(nid.id::text, greatest(6, length(nid.id::text)),"
+    f" '0'), ch.id, %(updated_at)s, {_placeholders('', NEW_CASE_COLUMNS)} FROM nid, ch"
+    " RETURNING id, child_id, reference),"
+    f" rp AS (INSERT INTO reports (child_id, case_id, {', '.join(_REPORT_COLUMNS)})"
+    f" SELECT cs.child_id, cs.id, {_placeholders('r_', _REPORT_COLUMNS)} FROM cs RETURNING id)"
+    " SELECT cs.id, cs.child_id, cs.reference, rp.id FROM cs, rp"
+)
+
+
+def _pg_value(name: str, value: Any) -> Any:
+    if name in _JSON:
+        from psycopg.types.json import Json
+
+        return Json(value)
+    return value
+
+
+def create_case(
+    store: CaseStore, child: dict[str, Any], case: CaseRow, report: dict[str, Any]
+) -> int:
+    """Insert the child, the case (filling in `case.id`, `child_id` and `reference`) and the
+    report that opened it; returns the report's id."""
+    prefix = f"{case.province_code}-{case.received_at.year}-"
+    if store.postgres:
+        params = {f"c_{name}": _pg_value(name, child[name]) for name in _CHILD_COLUMNS}
+        params.update({name: _pg_value(name, getattr(case, name)) for name in NEW_CASE_COLUMNS})
+        params.update({f"r_{name}": _pg_value(name, report[name]) for name in _REPORT_COLUMNS})
+        params["reference_prefix"] = prefix
+        case.id, case.child_id, case.reference, report_id = (
+            store.driver().execute(PG_CREATE, params).fetchone()
+        )
+        return int(report_id)
+    conn = store.conn
+    case.child_id = conn.execute(sa.insert(Child).values(child).returning(Child.id)).scalar_one()
+    values = {name: getattr(case, name) for name in NEW_CASE_COLUMNS}
+    values.update(child_id=case.child_id, created_at=case.updated_at, reference=f"tmp-{prefix}")
+    case.id = conn.execute(sa.insert(Case).values(values).returning(Case.id)).scalar_one()
+    case.reference = f"{prefix}{case.id:06d}"
+    conn.execute(sa.update(Case).where(Case.id == case.id).values(reference=case.reference))
+    return insert_report(store, {**report, "child_id": case.child_id, "case_id": case.id})
+
+
+def insert_report(store: CaseStore, values: dict[str, Any]) -> int:
+    return int(
+        store.conn.execute(sa.insert(Report).values(values).returning(Report.id)).scalar_one()
+    )
+
+
+def insert_child(store: CaseStore, values: dict[str, Any]) -> int:
+    return int(store.conn.execute(sa.insert(Child).values(values).returning(Child.id)).scalar_one())
 
 
 def task_row(

@@ -76,10 +76,37 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection used less than this long ago is taken to be alive (HikariCP's
+#: "alive bypass window"); one idle for longer is pinged before use.
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling without a round trip per checkout under load: a
+    connection that sat in the pool for over PING_AFTER_IDLE seconds is pinged, and a dead
+    one makes the pool connect afresh (SQLAlchemy retries on DisconnectionError)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("checked_in_at")
+        if since is not None and monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise sa.exc.DisconnectionError(f"pooled connection is dead: {error}") from error
 
 
 class TTLCache:
@@ -113,6 +140,8 @@ class Database:
         self.url = url
         self.settings = settings or Settings()
         self.engine = create_db_engine(url, **engine_kwargs)
+        self._engine_kwargs = engine_kwargs
+        self._store_engine: Engine | None = None
         self.cache = TTLCache()
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no write lock: on SQLite they begin DEFERRED (a WAL snapshot).
@@ -124,11 +153,26 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def store_engine(self) -> Engine:
+        """The case store's connections (casework/casestore.py): on PostgreSQL, autocommit
+        (each write is one statement)."""
+        if self._store_engine is None:
+            if self.is_sqlite:
+                self._store_engine = self.engine
+            else:
+                self._store_engine = create_db_engine(
+                    self.url, **{**self._engine_kwargs, "isolation_level": "AUTOCOMMIT"}
+                )
+        return self._store_engine
+
     def uow(self, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self, readonly=readonly)
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._store_engine is not None:
+            self._store_engine.dispose()
 
 
 class UnitOfWork:

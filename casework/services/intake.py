@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -12,12 +11,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from casework import audit
-from casework.casestore import CaseChange, CaseRow, CaseStore, open_store
+from casework.casestore import (
+    CaseChange,
+    CaseRow,
+    CaseStore,
+    create_case,
+    insert_child,
+    insert_report,
+    open_store,
+)
 from casework.clock import utcnow
 from casework.db import Database
 from casework.deadlines import on_state_entered, province_calendar, province_rules
 from casework.errors import ValidationError
-from casework.models import Case, Child, Report, ReportKind, Role, User
+from casework.models import Case, Child, ReportKind, Role, User
 from casework.services.cases import event_view, history_row, plan_event
 from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
@@ -190,7 +197,7 @@ def _serialise_same_child(store: CaseStore, child: dict[str, Any]) -> None:
         return
     digest = hashlib.sha256(name_key(child["full_name"]).encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
-    store.conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    store.driver().execute("SELECT pg_advisory_xact_lock(%s)", (key,))
 
 
 def _find_existing_case(
@@ -231,7 +238,6 @@ def record_report(
         raise PermissionDenied(f"role {actor.role!r} may not record reports")
     data = validate_report(payload, now)
     with open_store(db) as store, store.transaction():
-        conn = store.conn
         incident = None
         if data.get("incident_unit_code"):
             incident = commune_ref(store, data["incident_unit_code"], "incident_unit_code")
@@ -255,8 +261,8 @@ def record_report(
         }
         if data["kind"] == ReportKind.ADVICE:
             if child_data.get("full_name"):
-                report["child_id"] = _insert_child(conn, child_data, residence, now)
-            report_id = _insert_report(conn, report)
+                report["child_id"] = insert_child(store, _child_values(child_data, residence, now))
+            report_id = insert_report(store, report)
             province = (incident.province_code if incident else None) or actor.province_code
             store.append_audit(
                 audit.Entry(
@@ -273,9 +279,8 @@ def record_report(
         existing = _find_existing_case(store, child_data, residence, incident)
         if existing is not None:
             return _link(store, actor, report, existing, now)
-        child_id = _insert_child(conn, child_data, residence, now)
-        case = _insert_case(conn, child_id, incident, data, actor, now)
-        report_id = _insert_report(conn, {**report, "child_id": child_id, "case_id": case.id})
+        case = _new_case(incident, data, actor, now)
+        report_id = create_case(store, _child_values(child_data, residence, now), case, report)
         # Entering "received" is the case's first change: its history, clocks and audit.
         clocks = on_state_entered(
             case,
@@ -311,10 +316,10 @@ def record_report(
         return IntakeResult(report_id, data["kind"], event_view(store, case, actor, now))
 
 
-def _insert_child(
-    conn: sa.Connection, data: dict[str, Any], residence: CommuneRef | None, now: datetime
-) -> int:
-    values = {
+def _child_values(
+    data: dict[str, Any], residence: CommuneRef | None, now: datetime
+) -> dict[str, Any]:
+    return {
         "full_name": data["full_name"],
         "name_key": name_key(data["full_name"]),
         "sex": data.get("sex", "unknown"),
@@ -326,28 +331,15 @@ def _insert_child(
         "identifiers": {},
         "created_at": now,
     }
-    return int(conn.execute(sa.insert(Child).values(values).returning(Child.id)).scalar_one())
 
 
-def _insert_report(conn: sa.Connection, values: dict[str, Any]) -> int:
-    return int(conn.execute(sa.insert(Report).values(values).returning(Report.id)).scalar_one())
-
-
-def _insert_case(
-    conn: sa.Connection,
-    child_id: int,
-    incident: CommuneRef,
-    data: dict[str, Any],
-    actor: User,
-    now: datetime,
-) -> CaseRow:
+def _new_case(incident: CommuneRef, data: dict[str, Any], actor: User, now: datetime) -> CaseRow:
     received_at = data["received_at"]
-    case = CaseRow(
-        id=0,
-        # Replaced by the readable reference once the id is known (below).
-        reference=f"tmp-{uuid.uuid4().hex[:24]}",
+    return CaseRow(
+        id=0,  # id, child and reference: given by casestore.create_case
+        reference="",
         workflow="case",
-        child_id=child_id,
+        child_id=0,
         unit_id=incident.id,
         province_code=incident.province_code,
         state="received",
@@ -364,43 +356,14 @@ def _insert_case(
         version=1,
         updated_at=now,
     )
-    values = {name: getattr(case, name) for name in CASE_INSERT_COLUMNS}
-    values["created_at"] = now
-    case.id = int(conn.execute(sa.insert(Case).values(values).returning(Case.id)).scalar_one())
-    case.reference = f"{incident.province_code}-{received_at.year}-{case.id:06d}"
-    conn.execute(sa.update(Case).where(Case.id == case.id).values(reference=case.reference))
-    return case
-
-
-CASE_INSERT_COLUMNS = (
-    "reference",
-    "workflow",
-    "child_id",
-    "unit_id",
-    "province_code",
-    "state",
-    "risk_level",
-    "assignee_id",
-    "created_by_id",
-    "received_at",
-    "clock_started_at",
-    "cycle",
-    "last_seq",
-    "state_entered_at",
-    "facts",
-    "closed_at",
-    "version",
-    "updated_at",
-)
 
 
 def _link(
     store: CaseStore, actor: User, report: dict[str, Any], case: CaseRow, now: datetime
 ) -> IntakeResult:
     """A repeat report: linked to the child's case, never a second case (domain.md §2)."""
-    report_id = _insert_report(
-        store.conn,
-        {**report, "case_id": case.id, "child_id": case.child_id, "linked_to_existing": True},
+    report_id = insert_report(
+        store, {**report, "case_id": case.id, "child_id": case.child_id, "linked_to_existing": True}
     )
     reopened = case.state == "closed"
     if reopened:

@@ -116,3 +116,43 @@ def test_parallel_intake_in_two_provinces_does_not_serialise_on_one_chain(db, pe
 
     with db.uow(readonly=True) as uow:
         assert audit.verify(uow.session, uow.settings.audit_key).ok
+
+
+def test_connections_killed_while_idle_are_replaced_without_a_failed_request(
+    db, people, backend, monkeypatch
+) -> None:
+    """After a database restart or failover, the pooled connections are dead; the next
+    event and the next read must still work (connections idle for over a second are
+    pinged before use, and a dead one is replaced)."""
+    import pytest
+
+    if backend != "postgresql":
+        pytest.skip("SQLite has no server connections to lose")
+    from casework import db as db_module
+
+    case = case_in(db, people, "initial_assessment")
+    get_case(db, people["officer"], case["id"], now=at("2027-02-03T09:00:00"))
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE", 0.0)
+    killer = sa.create_engine(db.url, poolclass=sa.pool.NullPool)
+    try:
+        with killer.connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        killer.dispose()
+    assert killed >= 2  # the store's connection and the unit of work's
+    view = fire_event(
+        db,
+        people["officer"],
+        case["id"],
+        "assess",
+        case["version"],
+        {"verified": True, "risk_level": "low", "findings": "f"},
+        now=at("2027-02-03T10:00:00"),
+    )
+    assert view["state"] == "specific_assessment"
+    assert get_case(db, people["officer"], case["id"])["version"] == view["version"]
