@@ -32,7 +32,15 @@ from sqlalchemy.orm import Session
 from casework import audit
 from casework.db import Database
 from casework.errors import Conflict
-from casework.models import Case, CaseTransition, Child, Deadline, PlanTask, Report
+from casework.models import (
+    Case,
+    CaseTransition,
+    Child,
+    Deadline,
+    PlanTask,
+    PlanTaskStatus,
+    Report,
+)
 
 
 @dataclass(slots=True)
@@ -124,9 +132,10 @@ class CaseChange:
     #: Clocks that stop: (clock, new status); their met_at/late are set on the Clock.
     closed: list[Clock] = field(default_factory=list)
     opened: list[Clock] = field(default_factory=list)
-    #: Plan approval: tasks to create (column values), replacing proposed ones.
+    #: Plan approval: tasks to create (column values), and the unanswered tasks of an
+    #: earlier plan that they supersede (their clocks are among `closed`).
     new_tasks: list[dict[str, Any]] = field(default_factory=list)
-    replace_proposed_tasks: bool = False
+    superseded_tasks: list[int] = field(default_factory=list)
     audit: dict[str, Any] = field(default_factory=dict)
 
 
@@ -267,12 +276,7 @@ class CaseStore:
         """Write `change` (ids of new clocks and tasks are filled in); Conflict if the case
         moved on since it was read."""
         if self.postgres:
-            if change.new_tasks or change.replace_proposed_tasks:
-                with self.driver().transaction():
-                    self._insert_tasks(change)
-                    _pg_write(self.driver(), change)
-            else:
-                _pg_write(self.driver(), change)
+            _pg_write(self.driver(), change)
         else:
             self._insert_tasks(change)  # inside the store's transaction (open_store)
             _sqlite_write(self.conn, change)
@@ -280,28 +284,35 @@ class CaseStore:
 
     def _insert_tasks(self, change: CaseChange) -> None:
         conn = self.conn
-        if change.replace_proposed_tasks:
-            # Measures that an earlier approval already turned into tasks are not doubled.
+        if change.superseded_tasks:
             conn.execute(
-                sa.delete(PlanTask).where(
-                    PlanTask.case_id == change.case.id, PlanTask.status == "proposed"
-                )
+                sa.update(PlanTask)
+                .where(PlanTask.id.in_(change.superseded_tasks))
+                .values(status=PlanTaskStatus.SUPERSEDED)
             )
         ids = [
             conn.execute(sa.insert(PlanTask).values(**task).returning(PlanTask.id)).scalar_one()
             for task in change.new_tasks
         ]
-        for clock in change.opened:
-            if clock.task_index is not None:
-                clock.task_id = ids[clock.task_index]
-        case = change.case
-        if change.replace_proposed_tasks:
-            case.tasks = [t for t in case.tasks if t.status != "proposed"]
-        for task, task_id in zip(change.new_tasks, ids, strict=True):
-            task["id"] = task_id
-            case.tasks.append(
-                TaskRow(task_id, task["agency_kind"], task["action"], task["due_date"], "proposed")
+        _tasks_written(change, ids)
+
+
+def _tasks_written(change: CaseChange, ids: list[int]) -> None:
+    """The case's task list after `change` (for the answer to the event)."""
+    case = change.case
+    for row in case.tasks:
+        if row.id in change.superseded_tasks:
+            row.status = PlanTaskStatus.SUPERSEDED
+    for values, task_id in zip(change.new_tasks, ids, strict=True):
+        values["id"] = task_id
+        case.tasks.append(
+            TaskRow(
+                task_id, values["agency_kind"], values["action"], values["due_date"], "proposed"
             )
+        )
+    for clock in change.opened:
+        if clock.task_index is not None:
+            clock.task_id = ids[clock.task_index]
 
 
 @contextmanager
@@ -339,17 +350,31 @@ PG_WRITE = (
     " closed AS (UPDATE deadlines d SET status = m.status, met_at = m.met_at, late = m.late,"
     " next_fire_at = NULL FROM json_to_recordset(%(closed)s::json)"
     " AS m(id integer, status text, met_at timestamptz, late boolean)"
-    f" WHERE d.id = m.id AND EXISTS (SELECT 1 FROM upd_case)),"
+    # The id list lets the planner take the primary key, whatever it guesses of the JSON.
+    " WHERE d.id = ANY(%(closed_ids)s) AND d.id = m.id AND EXISTS (SELECT 1 FROM upd_case)),"
+    # Plan approval: unanswered tasks of an earlier plan give way to the new plan's tasks,
+    # whose clocks name them by their place in the list (ids follow insertion order).
+    " sup_tasks AS (UPDATE plan_tasks SET status = 'superseded'"
+    " WHERE id = ANY(%(superseded)s) AND EXISTS (SELECT 1 FROM upd_case)),"
+    " new_tasks AS (INSERT INTO plan_tasks (case_id, agency_kind, agency_id, action, due_date,"
+    " status, created_at, note) SELECT upd_case.id, t.agency_kind, t.agency_id, t.action,"
+    " t.due_date, 'proposed', %(updated_at)s, '' FROM upd_case,"
+    " json_to_recordset(%(tasks)s::json) AS t(agency_kind text, agency_id integer, action text,"
+    " due_date date, ord integer) ORDER BY t.ord RETURNING id),"
+    " task_ids AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx FROM new_tasks),"
     " opened AS (INSERT INTO deadlines (case_id, task_id, rule, step, cycle, anchor_at, due_at,"
     " duration, unit, legal_source, status, late, created_at, ladder, next_rung, next_fire_at)"
-    " SELECT upd_case.id, n.task_id, n.rule, n.step, n.cycle, n.anchor_at, n.due_at,"
-    " n.duration, n.unit, n.legal_source, 'open', false, %(updated_at)s, n.ladder, 0,"
-    " n.next_fire_at FROM upd_case, json_to_recordset(%(opened)s::json)"
-    " AS n(task_id integer, rule text, step text, cycle integer, anchor_at timestamptz,"
-    " due_at timestamptz, duration integer, unit text, legal_source text, ladder json,"
-    " next_fire_at timestamptz, ord bigint) ORDER BY n.ord RETURNING id),"
+    " SELECT upd_case.id, coalesce(n.task_id, task_ids.id), n.rule, n.step, n.cycle,"
+    " n.anchor_at, n.due_at, n.duration, n.unit, n.legal_source, 'open', false,"
+    " %(updated_at)s, n.ladder, 0, n.next_fire_at FROM upd_case,"
+    " json_to_recordset(%(opened)s::json)"
+    " AS n(task_id integer, task_index integer, rule text, step text, cycle integer,"
+    " anchor_at timestamptz, due_at timestamptz, duration integer, unit text,"
+    " legal_source text, ladder json, next_fire_at timestamptz, ord bigint)"
+    " LEFT JOIN task_ids ON task_ids.idx = n.task_index ORDER BY n.ord RETURNING id),"
     f" {audit.PG_APPEND_CTES.replace('{guard}', _ALIVE)}"
-    " SELECT (SELECT count(*) FROM upd_case), (SELECT array_agg(id ORDER BY id) FROM opened)"
+    " SELECT (SELECT count(*) FROM upd_case), (SELECT array_agg(id ORDER BY id) FROM opened),"
+    " (SELECT array_agg(id ORDER BY id) FROM new_tasks)"
 )
 
 
@@ -371,6 +396,7 @@ def _pg_write(driver: Any, change: CaseChange) -> None:
         h_at=history["occurred_at"],
         h_reason=history["reason"],
         h_data=_dumps(history["data"]),
+        closed_ids=[c.id for c in change.closed],
         closed=_dumps(
             [
                 {"id": c.id, "status": c.status, "met_at": _iso(c.met_at), "late": c.late}
@@ -381,6 +407,7 @@ def _pg_write(driver: Any, change: CaseChange) -> None:
             [
                 {
                     "task_id": c.task_id,
+                    "task_index": c.task_index,
                     "rule": c.rule,
                     "step": c.step,
                     "cycle": c.cycle,
@@ -397,12 +424,28 @@ def _pg_write(driver: Any, change: CaseChange) -> None:
             ]
         ),
     )
+    params.update(
+        superseded=change.superseded_tasks,
+        tasks=_dumps(
+            [
+                {
+                    "agency_kind": t["agency_kind"],
+                    "agency_id": t["agency_id"],
+                    "action": t["action"],
+                    "due_date": t["due_date"].isoformat(),
+                    "ord": index,
+                }
+                for index, t in enumerate(change.new_tasks)
+            ]
+        ),
+    )
     params.update(audit.pg_params(change.audit))
-    updated, ids = driver.execute(PG_WRITE, params).fetchone()
+    updated, ids, task_ids = driver.execute(PG_WRITE, params).fetchone()
     if not updated:
         raise _conflict(case.id)
     for clock, clock_id in zip(change.opened, ids or (), strict=True):
         clock.id = clock_id
+    _tasks_written(change, task_ids or [])
 
 
 def _conflict(case_id: int) -> Conflict:

@@ -113,13 +113,25 @@ def available_events(
     definition: WorkflowDefinition, state: str, role: str | None = None
 ) -> list[str]:
     """Events whose source includes `state` (and that `role` may fire), in definition order."""
+    key = (id(definition), state, role)
+    hit = _AVAILABLE.get(key)
+    if hit is None or hit[0] is not definition:
+        hit = _AVAILABLE[key] = (definition, _available(definition, state, role))
+    return list(hit[1])
+
+
+#: (definition, state, role) -> events: asked on every event and every case view.
+_AVAILABLE: dict[tuple[int, str, str | None], tuple[WorkflowDefinition, tuple[str, ...]]] = {}
+
+
+def _available(definition: WorkflowDefinition, state: str, role: str | None) -> tuple[str, ...]:
     names: list[str] = []
     for spec in definition.transitions:
         sources = spec.source if isinstance(spec.source, tuple) else (spec.source,)
         allowed = role is None or role in definition.events[spec.event].by
         if state in sources and spec.event not in names and allowed:
             names.append(spec.event)
-    return names
+    return tuple(names)
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,8 @@ class PlanTaskStatus(enum.StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     DONE = "done"
+    #: A later plan replaced it before any agency answered (kept for the record).
+    SUPERSEDED = "superseded"
 
 
 class PlanTask(Base):

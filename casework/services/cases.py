@@ -24,6 +24,7 @@ from casework.casestore import (
 from casework.clock import utcnow
 from casework.db import Database, UnitOfWork
 from casework.deadlines import (
+    cancel,
     deadline_status,
     on_state_entered,
     province_calendar,
@@ -38,8 +39,10 @@ from casework.models import (
     CaseTransition,
     Child,
     Deadline,
+    DeadlineStatus,
     FiredRung,
     PlanTask,
+    PlanTaskStatus,
     Role,
     User,
 )
@@ -284,7 +287,8 @@ class EventContext:
     now: datetime
     new_tasks: list[dict[str, Any]] = field(default_factory=list)
     task_clocks: list[Clock] = field(default_factory=list)
-    replace_proposed_tasks: bool = False
+    superseded_tasks: list[int] = field(default_factory=list)
+    cancelled_clocks: list[Clock] = field(default_factory=list)
 
     @property
     def session(self) -> Session:
@@ -359,7 +363,12 @@ def _plan_approved(ctx: EventContext) -> None:
     plan["approved_by"] = ctx.actor.id if ctx.actor else None
     ctx.facts["plan"] = plan
     case = ctx.case
-    ctx.replace_proposed_tasks = True
+    # Tasks of an earlier plan that no agency answered are superseded, their clocks stop.
+    ctx.superseded_tasks = [t.id for t in case.tasks if t.status == PlanTaskStatus.PROPOSED]
+    for clock in case.clocks:
+        if clock.task_id in ctx.superseded_tasks and clock.status == DeadlineStatus.OPEN:
+            cancel(clock)
+            ctx.cancelled_clocks.append(clock)
     rules = province_rules(ctx.store, case.workflow, case.province_code)
     calendar = province_calendar(ctx.store, case.province_code)
     for measure in plan.get("measures", []):
@@ -475,6 +484,7 @@ def plan_event(
         definition.final,
     )
     case.clocks += ctx.task_clocks
+    clocks.closed[:0] = ctx.cancelled_clocks
     after = {name: getattr(case, name) for name in _AUDITED}
     entry = audit.Entry(
         action=f"case.{event}",
@@ -496,7 +506,7 @@ def plan_event(
         closed=clocks.closed,
         opened=clocks.opened + ctx.task_clocks,
         new_tasks=ctx.new_tasks,
-        replace_proposed_tasks=ctx.replace_proposed_tasks,
+        superseded_tasks=ctx.superseded_tasks,
         audit=entry.values(store.settings.audit_key, now),
     )
 

@@ -360,3 +360,18 @@ def test_every_guard_refuses_through_the_services(
     after = get_case(db, people["chair"], view["id"], now=LATER)
     assert (after["state"], after["version"]) == (before["state"], before["version"])
     assert after["history"] == before["history"]
+
+
+def test_a_second_plan_after_replan_replaces_the_unanswered_tasks(db, people) -> None:
+    """The first plan's tasks that no agency answered give way to the second plan's (their
+    clocks stop); nothing is doubled, nothing is lost from the record."""
+    view = case_in(db, people, "reviewing")
+    first = {t["id"] for t in view["tasks"]}
+    assert len(first) == 2
+    for event in ("replan", "submit_plan", "approve_plan"):
+        view = step(db, people, view["id"], event, LATER)
+    assert view["state"] == "implementing"
+    live = [t for t in view["tasks"] if t["status"] == "proposed"]
+    assert len(live) == 2 and not {t["id"] for t in live} & first
+    open_task_clocks = [d for d in view["deadlines"] if d["task_id"] and d["status"] == "open"]
+    assert {d["task_id"] for d in open_task_clocks} == {t["id"] for t in live}
