@@ -205,6 +205,8 @@ class CaseStore:
         self.cache = db.cache
         self.postgres = conn.dialect.name == "postgresql"
         self._session: Session | None = None
+        self._batched = False
+        self._pending: list[tuple[CaseChange, Any]] = []
 
     @property
     def session(self) -> Session:
@@ -276,11 +278,44 @@ class CaseStore:
         """Write `change` (ids of new clocks and tasks are filled in); Conflict if the case
         moved on since it was read."""
         if self.postgres:
-            _pg_write(self.driver(), change)
+            cursor = _pg_write(self.driver(), change)
+            if self._batched:
+                self._pending.append((change, cursor))  # read at settle()
+            else:
+                _pg_written(change, cursor)
         else:
             self._insert_tasks(change)  # inside the store's transaction (open_store)
             _sqlite_write(self.conn, change)
         change.case.version = change.expected_version + 1
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several statements sent without waiting for each answer (PostgreSQL's pipeline
+        mode): enter it before `transaction()`, and `settle()` before the transaction ends.
+        Writes inside it are checked at `settle()`. SQLite: nothing to batch."""
+        if not self.postgres:
+            yield
+            return
+        with self.driver().pipeline():
+            self._batched = True
+            try:
+                yield
+            finally:
+                self._batched = False
+
+    def settle(self) -> None:
+        """Read the answers of the batched writes; Conflict if one of them found its case
+        moved on (the transaction then rolls back)."""
+        pending, self._pending = self._pending, []
+        for change, cursor in pending:
+            _pg_written(change, cursor)
+
+    def reserve_ids(self) -> Any:
+        """PostgreSQL: the ids a new case and its report and child will have, taken from their
+        sequences in the same round trip as what follows (read with `reserved()`)."""
+        if not self.postgres:
+            return None
+        return self.driver().execute(PG_RESERVE)
 
     def _insert_tasks(self, change: CaseChange) -> None:
         conn = self.conn
@@ -347,11 +382,14 @@ PG_WRITE = (
     " hist AS (INSERT INTO case_transitions (case_id, seq, event, from_state, to_state,"
     " actor_id, occurred_at, reason, data) SELECT id, %(h_seq)s, %(h_event)s, %(h_from)s,"
     " %(h_to)s, %(h_actor)s, %(h_at)s, %(h_reason)s, %(h_data)s::json FROM upd_case),"
+    # A case has at most one open clock per rule and task: that is how a clock to stop is
+    # found (it may have been opened by a write still in the same batch), and one that was
+    # stopped meanwhile (an agency's answer) is left as it is.
     " closed AS (UPDATE deadlines d SET status = m.status, met_at = m.met_at, late = m.late,"
     " next_fire_at = NULL FROM json_to_recordset(%(closed)s::json)"
-    " AS m(id integer, status text, met_at timestamptz, late boolean)"
-    # The id list lets the planner take the primary key, whatever it guesses of the JSON.
-    " WHERE d.id = ANY(%(closed_ids)s) AND d.id = m.id AND EXISTS (SELECT 1 FROM upd_case)),"
+    " AS m(rule text, task_id integer, status text, met_at timestamptz, late boolean)"
+    " WHERE d.case_id = %(id)s AND d.status = 'open' AND d.rule = m.rule"
+    " AND d.task_id IS NOT DISTINCT FROM m.task_id AND EXISTS (SELECT 1 FROM upd_case)),"
     # Plan approval: unanswered tasks of an earlier plan give way to the new plan's tasks,
     # whose clocks name them by their place in the list (ids follow insertion order).
     " sup_tasks AS (UPDATE plan_tasks SET status = 'superseded'"
@@ -378,7 +416,8 @@ PG_WRITE = (
 )
 
 
-def _pg_write(driver: Any, change: CaseChange) -> None:
+def _pg_write(driver: Any, change: CaseChange) -> Any:
+    """Send the change's statement; `_pg_written` reads its answer."""
     from psycopg.types.json import Json
 
     case = change.case
@@ -396,10 +435,15 @@ def _pg_write(driver: Any, change: CaseChange) -> None:
         h_at=history["occurred_at"],
         h_reason=history["reason"],
         h_data=_dumps(history["data"]),
-        closed_ids=[c.id for c in change.closed],
         closed=_dumps(
             [
-                {"id": c.id, "status": c.status, "met_at": _iso(c.met_at), "late": c.late}
+                {
+                    "rule": c.rule,
+                    "task_id": c.task_id,
+                    "status": c.status,
+                    "met_at": _iso(c.met_at),
+                    "late": c.late,
+                }
                 for c in change.closed
             ]
         ),
@@ -440,9 +484,13 @@ def _pg_write(driver: Any, change: CaseChange) -> None:
         ),
     )
     params.update(audit.pg_params(change.audit))
-    updated, ids, task_ids = driver.execute(PG_WRITE, params).fetchone()
+    return driver.execute(PG_WRITE, params)
+
+
+def _pg_written(change: CaseChange, cursor: Any) -> None:
+    updated, ids, task_ids = cursor.fetchone()
     if not updated:
-        raise _conflict(case.id)
+        raise _conflict(change.case.id)
     for clock, clock_id in zip(change.opened, ids or (), strict=True):
         clock.id = clock_id
     _tasks_written(change, task_ids or [])
@@ -465,10 +513,17 @@ def _sqlite_write(conn: sa.Connection, change: CaseChange) -> None:
     if not updated:
         raise _conflict(case.id)
     conn.execute(sa.insert(CaseTransition).values(case_id=case.id, **change.history))
-    for clock in change.closed:
+    for clock in change.closed:  # found as in PG_WRITE
         conn.execute(
             sa.update(Deadline)
-            .where(Deadline.id == clock.id)
+            .where(
+                Deadline.case_id == case.id,
+                Deadline.status == "open",
+                Deadline.rule == clock.rule,
+                Deadline.task_id.is_(None)
+                if clock.task_id is None
+                else Deadline.task_id == clock.task_id,
+            )
             .values(status=clock.status, met_at=clock.met_at, late=clock.late, next_fire_at=None)
         )
     for clock in change.opened:
@@ -551,19 +606,20 @@ def _placeholders(prefix: str, names: tuple[str, ...]) -> str:
     return ", ".join(f"%({prefix}{name})s" for name in names)
 
 
-#: PostgreSQL: child, case (its readable reference made from the id it is given) and
-#: report in one statement.
+PG_RESERVE = (
+    "SELECT nextval(pg_get_serial_sequence('cases', 'id')),"
+    " nextval(pg_get_serial_sequence('reports', 'id')),"
+    " nextval(pg_get_serial_sequence('children', 'id'))"
+)
+#: PostgreSQL: child, case and report, with the ids reserved for them, in one statement.
 PG_CREATE = (
-    f"WITH ch AS (INSERT INTO children ({', '.join(_CHILD_COLUMNS)})"
-    f" VALUES ({_placeholders('c_', _CHILD_COLUMNS)}) RETURNING id),"
-    " nid AS (SELECT nextval(pg_get_serial_sequence('cases', 'id')) AS id),"
+    f"WITH ch AS (INSERT INTO children (id, {', '.join(_CHILD_COLUMNS)})"
+    f" VALUES (%(child_id)s, {_placeholders('c_', _CHILD_COLUMNS)})),"
     f" cs AS (INSERT INTO cases (id, reference, child_id, created_at, {', '.join(NEW_CASE_COLUMNS)})"
-    " SELECT nid.id, %(reference_prefix)s || lpad(nid.id::text, greatest(6, length(nid.id::text)),"
-    f" '0'), ch.id, %(updated_at)s, {_placeholders('', NEW_CASE_COLUMNS)} FROM nid, ch"
-    " RETURNING id, child_id, reference),"
-    f" rp AS (INSERT INTO reports (child_id, case_id, {', '.join(_REPORT_COLUMNS)})"
-    f" SELECT cs.child_id, cs.id, {_placeholders('r_', _REPORT_COLUMNS)} FROM cs RETURNING id)"
-    " SELECT cs.id, cs.child_id, cs.reference, rp.id FROM cs, rp"
+    f" VALUES (%(id)s, %(reference)s, %(child_id)s, %(updated_at)s,"
+    f" {_placeholders('', NEW_CASE_COLUMNS)}))"
+    f" INSERT INTO reports (id, child_id, case_id, {', '.join(_REPORT_COLUMNS)})"
+    f" VALUES (%(report_id)s, %(child_id)s, %(id)s, {_placeholders('r_', _REPORT_COLUMNS)})"
 )
 
 
@@ -576,19 +632,25 @@ def _pg_value(name: str, value: Any) -> Any:
 
 
 def create_case(
-    store: CaseStore, child: dict[str, Any], case: CaseRow, report: dict[str, Any]
+    store: CaseStore,
+    child: dict[str, Any],
+    case: CaseRow,
+    report: dict[str, Any],
+    reserved: Any = None,
 ) -> int:
     """Insert the child, the case (filling in `case.id`, `child_id` and `reference`) and the
-    report that opened it; returns the report's id."""
+    report that opened it; returns the report's id. On PostgreSQL the ids come from
+    `reserve_ids()` and the statement is only sent (batched with what follows)."""
     prefix = f"{case.province_code}-{case.received_at.year}-"
     if store.postgres:
+        case.id, report_id, case.child_id = reserved.fetchone()
+        case.reference = f"{prefix}{case.id:06d}"
         params = {f"c_{name}": _pg_value(name, child[name]) for name in _CHILD_COLUMNS}
         params.update({name: _pg_value(name, getattr(case, name)) for name in NEW_CASE_COLUMNS})
         params.update({f"r_{name}": _pg_value(name, report[name]) for name in _REPORT_COLUMNS})
-        params["reference_prefix"] = prefix
-        case.id, case.child_id, case.reference, report_id = (
-            store.driver().execute(PG_CREATE, params).fetchone()
-        )
+        params.update(id=case.id, reference=case.reference, child_id=case.child_id)
+        params["report_id"] = report_id
+        store.driver().execute(PG_CREATE, params)
         return int(report_id)
     conn = store.conn
     case.child_id = conn.execute(sa.insert(Child).values(child).returning(Child.id)).scalar_one()
@@ -600,13 +662,26 @@ def create_case(
     return insert_report(store, {**report, "child_id": case.child_id, "case_id": case.id})
 
 
+def _pg_insert(store: CaseStore, table: str, values: dict[str, Any]) -> int:
+    names = tuple(values)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_placeholders('', names)}) RETURNING id"
+    )
+    params = {name: _pg_value(name, value) for name, value in values.items()}
+    return int(store.driver().execute(sql, params).fetchone()[0])
+
+
 def insert_report(store: CaseStore, values: dict[str, Any]) -> int:
+    if store.postgres:
+        return _pg_insert(store, "reports", values)
     return int(
         store.conn.execute(sa.insert(Report).values(values).returning(Report.id)).scalar_one()
     )
 
 
 def insert_child(store: CaseStore, values: dict[str, Any]) -> int:
+    if store.postgres:
+        return _pg_insert(store, "children", values)
     return int(store.conn.execute(sa.insert(Child).values(values).returning(Child.id)).scalar_one())
 
 

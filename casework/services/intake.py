@@ -226,6 +226,40 @@ def _find_existing_case(
     return store.load(case_id) if case_id is not None else None
 
 
+def _pg_find_existing_case(
+    store: CaseStore,
+    child: dict[str, Any],
+    residence: CommuneRef | None,
+    incident: CommuneRef,
+) -> CaseRow | None:
+    """`_find_existing_case` as one statement on the store's own connection (it is sent in
+    the same round trip as the lock that precedes it)."""
+    params: dict[str, Any] = {"key": name_key(child["full_name"])}
+    if "birth_date" in child:
+        who = "ch.birth_date = %(birth)s"
+        params["birth"] = date.fromisoformat(child["birth_date"])
+    else:
+        who = "ch.age_years BETWEEN %(low)s AND %(high)s"
+        params.update(low=child["age_years"] - 1, high=child["age_years"] + 1)
+    if residence is not None:
+        where = "ch.residence_unit_id = %(unit)s"
+        params["unit"] = residence.id
+    else:
+        where = "c.unit_id = %(unit)s"
+        params["unit"] = incident.id
+    row = (
+        store.driver()
+        .execute(
+            "SELECT c.id FROM cases c JOIN children ch ON c.child_id = ch.id"
+            f" WHERE ch.name_key = %(key)s AND {who} AND {where}"
+            " ORDER BY c.state = 'closed', c.received_at DESC LIMIT 1 FOR UPDATE OF c",
+            params,
+        )
+        .fetchone()
+    )
+    return store.load(row[0]) if row is not None else None
+
+
 def record_report(
     db: Database, actor: User, payload: Any, now: datetime | None = None
 ) -> IntakeResult:
@@ -237,20 +271,40 @@ def record_report(
 
         raise PermissionDenied(f"role {actor.role!r} may not record reports")
     data = validate_report(payload, now)
-    with open_store(db) as store, store.transaction():
-        incident = None
+    with open_store(db) as store:
+        intake = Intake(store, actor, data, now)
+        if data["kind"] == ReportKind.ADVICE:
+            with store.transaction():
+                return intake.advice()
+        # Looked up (and cached) before batching: a lookup needs its answer at once.
+        assert intake.incident is not None
+        province_rules(store, "case", intake.incident.province_code)
+        province_calendar(store, intake.incident.province_code)
+        with store.batch(), store.transaction():
+            report_id, case, linked, reopened = intake.abuse_report()
+        # The answer is built once the writes are settled, outside the batch.
+        view = event_view(store, case, actor, now)
+        return IntakeResult(report_id, data["kind"], view, linked=linked, reopened=reopened)
+
+
+class Intake:
+    """The writes of one report, on one store."""
+
+    def __init__(self, store: CaseStore, actor: User, data: dict[str, Any], now: datetime):
+        self.store, self.actor, self.data, self.now = store, actor, data, now
+        self.incident = None
         if data.get("incident_unit_code"):
-            incident = commune_ref(store, data["incident_unit_code"], "incident_unit_code")
-        child_data = data.get("child") or {}
-        residence = None
-        if child_data.get("unit_code"):
-            residence = commune_ref(store, child_data["unit_code"], "child.unit_code")
-        report = {
+            self.incident = commune_ref(store, data["incident_unit_code"], "incident_unit_code")
+        self.child = data.get("child") or {}
+        self.residence = None
+        if self.child.get("unit_code"):
+            self.residence = commune_ref(store, self.child["unit_code"], "child.unit_code")
+        self.report = {
             "kind": data["kind"],
             "channel": data["channel"],
             "received_at": data["received_at"],
             "reporter": data.get("reporter", {}),
-            "incident_unit_id": incident.id if incident else None,
+            "incident_unit_id": self.incident.id if self.incident else None,
             "abuse_types": data.get("abuse_types", []),
             "online": data.get("online", False),
             "environment": data.get("environment"),
@@ -259,28 +313,43 @@ def record_report(
             "created_at": now,
             "linked_to_existing": False,
         }
-        if data["kind"] == ReportKind.ADVICE:
-            if child_data.get("full_name"):
-                report["child_id"] = insert_child(store, _child_values(child_data, residence, now))
-            report_id = insert_report(store, report)
-            province = (incident.province_code if incident else None) or actor.province_code
-            store.append_audit(
-                audit.Entry(
-                    action="contact.recorded",
-                    actor=actor,
-                    province_code=province,
-                    summary={"report_id": report_id, "channel": report["channel"]},
-                ),
-                now,
+
+    def advice(self) -> IntakeResult:
+        store, now = self.store, self.now
+        if self.child.get("full_name"):
+            self.report["child_id"] = insert_child(
+                store, _child_values(self.child, self.residence, now)
             )
-            return IntakeResult(report_id, data["kind"], None)
+        report_id = insert_report(store, self.report)
+        province = (
+            self.incident.province_code if self.incident else None
+        ) or self.actor.province_code
+        store.append_audit(
+            audit.Entry(
+                action="contact.recorded",
+                actor=self.actor,
+                province_code=province,
+                summary={"report_id": report_id, "channel": self.report["channel"]},
+            ),
+            now,
+        )
+        return IntakeResult(report_id, self.data["kind"], None)
+
+    def abuse_report(self) -> tuple[int, CaseRow, bool, bool]:
+        """(report id, case, linked to an existing case, reopened it). On PostgreSQL three
+        round trips: lock + id reservation + search, then every write, then commit."""
+        store, actor, now, incident = self.store, self.actor, self.now, self.incident
         assert incident is not None
-        _serialise_same_child(store, child_data)
-        existing = _find_existing_case(store, child_data, residence, incident)
+        _serialise_same_child(store, self.child)
+        reserved = store.reserve_ids()
+        find = _pg_find_existing_case if store.postgres else _find_existing_case
+        existing = find(store, self.child, self.residence, incident)
         if existing is not None:
-            return _link(store, actor, report, existing, now)
-        case = _new_case(incident, data, actor, now)
-        report_id = create_case(store, _child_values(child_data, residence, now), case, report)
+            report_id, reopened = _link(store, actor, self.report, existing, now)
+            return report_id, existing, True, reopened
+        case = _new_case(incident, self.data, actor, now)
+        child = _child_values(self.child, self.residence, now)
+        report_id = create_case(store, child, case, self.report, reserved)
         # Entering "received" is the case's first change: its history, clocks and audit.
         clocks = on_state_entered(
             case,
@@ -311,9 +380,10 @@ def record_report(
                 audit=entry.values(store.settings.audit_key, now),
             )
         )
-        if data.get("auto_transfer", True):
+        if self.data.get("auto_transfer", True):
             store.write(plan_event(store, case, actor, "transfer", {}, now))
-        return IntakeResult(report_id, data["kind"], event_view(store, case, actor, now))
+        store.settle()
+        return report_id, case, False, False
 
 
 def _child_values(
@@ -360,7 +430,7 @@ def _new_case(incident: CommuneRef, data: dict[str, Any], actor: User, now: date
 
 def _link(
     store: CaseStore, actor: User, report: dict[str, Any], case: CaseRow, now: datetime
-) -> IntakeResult:
+) -> tuple[int, bool]:
     """A repeat report: linked to the child's case, never a second case (domain.md §2)."""
     report_id = insert_report(
         store, {**report, "case_id": case.id, "child_id": case.child_id, "linked_to_existing": True}
@@ -389,6 +459,6 @@ def _link(
         ),
         now,
     )
-    # Lean: the intake point learns which case it joined, not that case's contents.
-    view = event_view(store, case, actor, now)
-    return IntakeResult(report_id, report["kind"], view, linked=True, reopened=reopened)
+    store.settle()
+    # Lean: the intake point learns which case it joined (event_view), not its contents.
+    return report_id, reopened

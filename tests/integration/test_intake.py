@@ -154,3 +154,21 @@ def test_two_reports_on_the_same_child_at_once_make_one_case(db, people) -> None
     assert count(db, Case) == 1 and count(db, Report) == 4
     assert sorted(r.linked for r in results) == [False, True, True, True]
     assert len({r.case["id"] for r in results}) == 1
+
+
+def test_the_clocks_stored_are_the_clocks_answered(db, people) -> None:
+    """Intake writes its changes batched (PostgreSQL); what the answer says about the clocks
+    — the transfer clock met, the next ones open — is what the database holds."""
+    import sqlalchemy as sa
+
+    from casework.models import Deadline
+
+    view = open_case(db, people)
+    answered = {(d["rule"], d["status"]) for d in view["deadlines"]}
+    assert ("transfer", "met") in answered
+    with db.uow(readonly=True) as uow:
+        stored = {
+            (d.rule, "met" if d.status == "met" and not d.late else d.status)
+            for d in uow.session.scalars(sa.select(Deadline).where(Deadline.case_id == view["id"]))
+        }
+    assert stored == answered

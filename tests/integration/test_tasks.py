@@ -108,3 +108,38 @@ def test_unanswered_task_escalates_agency_then_supervisor_then_chair(db, people)
     assert kinds("police") == ["deadline.overdue", "deadline.reminded"]
     assert kinds("police.province") == ["deadline.overdue"]
     assert kinds("chair") == ["deadline.escalated"]
+
+
+def test_an_agency_answer_between_the_read_and_the_write_of_an_event_is_kept(
+    db, people, backend
+) -> None:
+    """An agency's answer does not change the case's version, so it can land between an
+    event's read and its write. Closing the case then stops only the clocks still open:
+    the agency's met clocks stay met, not cancelled."""
+    if backend == "sqlite":
+        pytest.skip("SQLite reads an event's case under its write lock: no answer between")
+    from casework.casestore import open_store
+    from casework.services.cases import plan_event
+
+    view = case_in(db, people, "reviewing")
+    task = police_task(db, people)
+    respond(db, people["police"], task["id"], "accept", now=at("2027-02-04T08:00"))
+    when = at("2027-02-20T09:00")
+    with open_store(db) as store:
+        case = store.load(view["id"])
+        change = plan_event(
+            store,
+            case,
+            people["chair"],
+            "close",
+            {"review": {"harm": "low", "abuser_access": "low", "environment": "low"}},
+            when,
+        )
+        # Meanwhile, on another connection, the police complete their task.
+        respond(db, people["police"], task["id"], "complete", "xong", now=at("2027-02-20T08:59"))
+        store.write(change)
+    clocks = task_clocks(db, people, view["id"], when)
+    mine = {rule: d["status"] for (rule, tid), d in clocks.items() if tid == task["id"]}
+    assert mine == {"task_response.police": "met", "task_completion": "met"}
+    others = [d["status"] for (_, tid), d in clocks.items() if tid != task["id"]]
+    assert others and set(others) == {"cancelled"}
