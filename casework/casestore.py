@@ -65,6 +65,8 @@ class Clock:
     id: int | None = None
     #: For a new task's clock: the index of the task in `CaseChange.new_tasks`.
     task_index: int | None = None
+    #: The name of the rung that fires next (a loaded clock carries this, not its ladder).
+    next_rung_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -150,9 +152,13 @@ _CLOCK_COLUMNS = (
     "d.rule, d.step, d.cycle, d.anchor_at, d.due_at, d.duration, d.unit, d.legal_source, "
     "d.status, d.late, d.ladder, d.next_rung, d.next_fire_at, d.task_id, d.met_at, d.id"
 )
+#: PostgreSQL leaves the ladders in the database: only the next rung's name comes back.
+_PG_CLOCK_COLUMNS = _CLOCK_COLUMNS.replace("d.ladder,", "'[]'::json,") + (
+    ", CASE WHEN d.next_fire_at IS NOT NULL THEN d.ladder -> d.next_rung ->> 'name' END"
+)
 _TASK_COLUMNS = "t.id, t.agency_kind, t.action, t.due_date, t.status"
 PG_LOAD = (
-    f"SELECT {_CASE_COLUMNS}, (SELECT json_agg(json_build_array({_CLOCK_COLUMNS})"
+    f"SELECT {_CASE_COLUMNS}, (SELECT json_agg(json_build_array({_PG_CLOCK_COLUMNS})"
     " ORDER BY d.id) FROM deadlines d WHERE d.case_id = cases.id),"
     f" (SELECT json_agg(json_build_array({_TASK_COLUMNS}) ORDER BY t.id)"
     " FROM plan_tasks t WHERE t.case_id = cases.id) FROM cases WHERE id = %s"
@@ -185,7 +191,12 @@ def _clock_from_json(item: list[Any]) -> Clock:
         item[13],
         _utc(item[14]),
         item[15],
+        next_rung_name=item[16],
     )
+
+
+def _rung_name(ladder: list[Any], next_rung: int, next_fire_at: Any) -> str | None:
+    return str(ladder[next_rung]["name"]) if next_fire_at is not None else None
 
 
 def _case_from_row(row: Any, clocks: list[Clock], tasks: list[TaskRow]) -> CaseRow:
@@ -253,7 +264,7 @@ class CaseStore:
             return None
         clock_columns = [getattr(Deadline, name.strip()[2:]) for name in _CLOCK_COLUMNS.split(",")]
         clocks = [
-            Clock(*values)
+            Clock(*values, next_rung_name=_rung_name(values[10], values[11], values[12]))  # type: ignore[misc]
             for values in self.conn.execute(
                 sa.select(*clock_columns).where(Deadline.case_id == case_id).order_by(Deadline.id)
             )

@@ -161,6 +161,8 @@ def new_clock(
         task_index=task_index,
     )
     _schedule(clock, calendar)
+    if clock.next_fire_at is not None:
+        clock.next_rung_name = clock.ladder[0]["name"]
     return clock
 
 

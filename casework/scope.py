@@ -6,6 +6,7 @@ actor's scope is reported as not found: its existence is itself personal data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -42,9 +43,10 @@ def case_filter(actor: User) -> ColumnElement[bool]:
     return sa.false()  # administrators see no case content by default
 
 
-def may_see(session: Session, actor: User, case: Case | CaseRow) -> bool:
+def may_see(session: Callable[[], Session], actor: User, case: Case | CaseRow) -> bool:
     """`case_filter` for one case already read (the event path reads by id): the same rules,
-    kept in step by tests/integration/test_scope.py."""
+    kept in step by tests/integration/test_scope.py. `session` is asked for only when a
+    query is needed (partner agencies)."""
     if not actor.active:
         return False
     role = actor.role
@@ -60,7 +62,7 @@ def may_see(session: Session, actor: User, case: Case | CaseRow) -> bool:
         referred = sa.select(PlanTask.id).where(
             PlanTask.case_id == case.id, PlanTask.agency_id == actor.agency_id
         )
-        return session.scalar(referred.limit(1)) is not None
+        return session().scalar(referred.limit(1)) is not None
     return False
 
 

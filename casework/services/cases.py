@@ -92,9 +92,15 @@ def _deadline_json(d: Deadline | Clock, now: datetime) -> dict[str, Any]:
         "met_at": _iso(d.met_at),
         "legal_source": d.legal_source,
         "task_id": d.task_id,
-        "next_rung": d.ladder[d.next_rung]["name"] if d.next_fire_at else None,
+        "next_rung": _next_rung_name(d),
         "next_rung_at": _iso(d.next_fire_at),
     }
+
+
+def _next_rung_name(d: Deadline | Clock) -> str | None:
+    if isinstance(d, Clock):
+        return d.next_rung_name if d.next_fire_at else None
+    return str(d.ladder[d.next_rung]["name"]) if d.next_fire_at else None
 
 
 def _task_json(t: PlanTask | TaskRow) -> dict[str, Any]:
@@ -622,7 +628,7 @@ def fire_event(
         raise ValidationError({"event": "is required (an event name)"})
     with open_store(db) as store:
         case = store.load(case_id)
-        if case is None or not scope.may_see(store.session, actor, case):
+        if case is None or not scope.may_see(lambda: store.session, actor, case):
             raise NotFound(f"case {case_id} not found")
         _check_version(version, case)
         definition = get_workflow(case.workflow)

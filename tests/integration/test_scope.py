@@ -7,7 +7,7 @@ import pytest
 from casework.errors import NotFound, PermissionDenied
 from casework.services.cases import get_case, list_cases
 from casework.services.intake import record_report
-from tests.conftest import at, report_payload
+from tests.conftest import NEIGHBOUR, at, report_payload
 from tests.helpers import case_in, open_case
 
 NOW = at("2027-02-04T10:00:00")
@@ -90,3 +90,55 @@ def test_inactive_user_sees_nothing(db, people) -> None:
     officer.active = False
     with pytest.raises(NotFound):
         get_case(db, officer, case["id"], now=NOW)
+
+
+def test_the_event_paths_scope_check_agrees_with_the_query_filter(db, people) -> None:
+    """Events read a case by id and check scope in Python (scope.may_see); lists and reads
+    filter in SQL (scope.case_filter). For every person and cases of every kind — another
+    commune, another intake point, a case referred to an agency, an inactive user — the
+    two give the same answer."""
+    import sqlalchemy as sa
+
+    from casework.casestore import open_store
+    from casework.models import Case, User
+    from casework.scope import case_filter, may_see
+
+    cases = [
+        open_case(db, people)["id"],
+        case_in(
+            db,
+            people,
+            "implementing",
+            child={**report_payload()["child"], "full_name": "Trần Văn Nam"},
+        )["id"],
+        open_case(
+            db,
+            people,
+            actor="intake.111",
+            child={**report_payload()["child"], "full_name": "Lê Thị Hoa"},
+        )["id"],
+        open_case(
+            db,
+            people,
+            incident_unit_code=NEIGHBOUR,
+            child={**report_payload()["child"], "full_name": "Phạm Văn An", "unit_code": NEIGHBOUR},
+        )["id"],
+    ]
+    with db.uow() as uow:
+        inactive = uow.session.scalars(sa.select(User).where(User.username == "officer.2")).one()
+        inactive.active = False
+        uow.commit()
+    actors = {**people._users, "officer.2": inactive}
+    checked = 0
+    for username, actor in actors.items():
+        with db.uow(readonly=True) as uow:
+            visible = set(uow.session.scalars(sa.select(Case.id).where(case_filter(actor))))
+        with open_store(db) as store:
+            for case_id in cases:
+                case = store.load(case_id)
+                assert may_see(lambda: store.session, actor, case) == (case_id in visible), (
+                    username,
+                    case_id,
+                )
+                checked += 1
+    assert checked == len(actors) * len(cases)
