@@ -157,13 +157,16 @@ def pg_params(values: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
+def pg_append(driver: Any, values: Mapping[str, Any]) -> None:
+    """`append` on a bare psycopg connection."""
+    driver.execute(PG_APPEND, pg_params(values))
+
+
 def append(conn: sa.Connection, values: Mapping[str, Any]) -> None:
     """Append one event to its chain, inside the caller's transaction (the chain head stays
     locked until commit: call it last)."""
     if conn.dialect.name == "postgresql":
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        driver.execute(PG_APPEND, pg_params(values))  # type: ignore[attr-defined]
+        pg_append(conn.connection.driver_connection, values)
         return
     chain, now = values["chain"], values["occurred_at"]
     advance = (

@@ -209,21 +209,32 @@ def _case_from_row(row: Any, clocks: list[Clock], tasks: list[TaskRow]) -> CaseR
 class CaseStore:
     """One connection for one event: read the case, write the change. Use `open_store`."""
 
-    def __init__(self, conn: sa.Connection, db: Database) -> None:
-        self.conn = conn
+    def __init__(self, db: Database, conn: sa.Connection | None = None, raw: Any = None) -> None:
         self.db = db
         self.settings = db.settings
         self.cache = db.cache
-        self.postgres = conn.dialect.name == "postgresql"
+        #: SQLite: a SQLAlchemy connection in a write transaction. PostgreSQL: a bare pooled
+        #: psycopg connection (autocommit), nothing between us and the driver.
+        self._conn = conn
+        self._raw = raw
+        self.postgres = raw is not None
         self._session: Session | None = None
         self._batched = False
         self._pending: list[tuple[CaseChange, Any]] = []
 
     @property
+    def conn(self) -> sa.Connection:
+        """SQLite's connection (PostgreSQL paths use `driver()`)."""
+        assert self._conn is not None, "the PostgreSQL store talks to the driver"
+        return self._conn
+
+    @property
     def session(self) -> Session:
-        """An ORM session on the same connection, for the lookups some effects make."""
+        """An ORM session for the lookups some effects make: on SQLite on the store's own
+        connection (its write lock), on PostgreSQL on another pooled one (committed data)."""
         if self._session is None:
-            self._session = Session(bind=self.conn, expire_on_commit=False)
+            bind = self.db.engine if self.postgres else self.conn
+            self._session = Session(bind=bind, expire_on_commit=False)
         return self._session
 
     @contextmanager
@@ -237,16 +248,18 @@ class CaseStore:
             yield
 
     def append_audit(self, entry: audit.Entry, now: datetime) -> None:
-        audit.append(self.conn, entry.values(self.settings.audit_key, now))
+        values = entry.values(self.settings.audit_key, now)
+        if self.postgres:
+            audit.pg_append(self.driver(), values)
+        else:
+            audit.append(self.conn, values)
 
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
 
     def driver(self) -> Any:
-        driver = self.conn.connection.driver_connection
-        assert driver is not None
-        return driver
+        return self._raw.driver_connection
 
     def load(self, case_id: int) -> CaseRow | None:
         if self.postgres:
@@ -368,10 +381,19 @@ def open_store(db: Database) -> Iterator[CaseStore]:
     unless an error escapes."""
     if db.is_sqlite:
         with db.engine.connect() as conn, conn.begin():
-            yield CaseStore(conn, db)
+            store = CaseStore(db, conn=conn)
+            try:
+                yield store
+            finally:
+                store.close()
         return
-    with db.store_engine.connect() as conn:
-        yield CaseStore(conn, db)
+    raw = db.store_engine.raw_connection()
+    store = CaseStore(db, raw=raw)
+    try:
+        yield store
+    finally:
+        store.close()
+        raw.close()  # back to the pool
 
 
 # --- writing: PostgreSQL --------------------------------------------------------------------
