@@ -19,13 +19,13 @@ Nothing here knows the workflow: `services/cases.py` decides, this module reads 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -399,12 +399,10 @@ def open_store(db: Database) -> Iterator[CaseStore]:
 # --- writing: PostgreSQL --------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON for the database (orjson: several times faster than json on the hot path, and
+    it writes datetimes as RFC 3339 itself)."""
+    return orjson.dumps(value).decode()
 
 
 _ALIVE = "EXISTS (SELECT 1 FROM upd_case)"
@@ -473,19 +471,16 @@ def _pg_write(driver: Any, change: CaseChange) -> Any:
     """Send the change's statement; `_pg_written` reads its answer."""
     case = change.case
     doc: dict[str, Any] = {name: getattr(case, name) for name in MUTABLE}
-    for name in ("clock_started_at", "state_entered_at", "updated_at", "closed_at"):
-        doc[name] = _iso(doc[name])
-    history = change.history
     doc.update(
         id=case.id,
         version=change.expected_version,
-        history={**history, "occurred_at": _iso(history["occurred_at"])},
+        history=change.history,
         closed=[
             {
                 "rule": c.rule,
                 "task_id": c.task_id,
                 "status": c.status,
-                "met_at": _iso(c.met_at),
+                "met_at": c.met_at,
                 "late": c.late,
             }
             for c in change.closed
@@ -497,13 +492,13 @@ def _pg_write(driver: Any, change: CaseChange) -> Any:
                 "rule": c.rule,
                 "step": c.step,
                 "cycle": c.cycle,
-                "anchor_at": _iso(c.anchor_at),
-                "due_at": _iso(c.due_at),
+                "anchor_at": c.anchor_at,
+                "due_at": c.due_at,
                 "duration": c.duration,
                 "unit": c.unit,
                 "legal_source": c.legal_source,
                 "ladder": c.ladder,
-                "next_fire_at": _iso(c.next_fire_at),
+                "next_fire_at": c.next_fire_at,
                 "ord": index,
             }
             for index, c in enumerate(change.opened)
@@ -514,7 +509,7 @@ def _pg_write(driver: Any, change: CaseChange) -> Any:
                 "agency_kind": t["agency_kind"],
                 "agency_id": t["agency_id"],
                 "action": t["action"],
-                "due_date": t["due_date"].isoformat(),
+                "due_date": t["due_date"],
                 "ord": index,
             }
             for index, t in enumerate(change.new_tasks)

@@ -164,6 +164,14 @@ class Database:
                 self._store_engine = create_db_engine(
                     self.url, **{**self._engine_kwargs, "isolation_level": "AUTOCOMMIT"}
                 )
+
+                @event.listens_for(self._store_engine, "connect")
+                def _fast_json(dbapi_connection: Any, _record: Any) -> None:
+                    import orjson
+                    from psycopg.types.json import set_json_loads
+
+                    set_json_loads(orjson.loads, dbapi_connection)
+
         return self._store_engine
 
     def uow(self, readonly: bool = False) -> UnitOfWork:
