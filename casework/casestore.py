@@ -407,59 +407,42 @@ def _dumps(value: Any) -> str:
 
 _ALIVE = "EXISTS (SELECT 1 FROM upd_case)"
 
-#: How each written case column is read from the change document.
-_CASTS = {
-    "facts": "(p.j->'facts')::json",
-    "unit_id": "(p.j->>'unit_id')::integer",
-    "assignee_id": "(p.j->>'assignee_id')::integer",
-    "cycle": "(p.j->>'cycle')::integer",
-    "last_seq": "(p.j->>'last_seq')::integer",
-    "clock_started_at": "(p.j->>'clock_started_at')::timestamptz",
-    "state_entered_at": "(p.j->>'state_entered_at')::timestamptz",
-    "updated_at": "(p.j->>'updated_at')::timestamptz",
-    "closed_at": "(p.j->>'closed_at')::timestamptz",
-}
-#: One statement for one event. The change travels as one JSON document (`p`), plus the
-#: audit event's parameters (shared with audit.PG_APPEND).
+#: One statement for one event. Scalars travel as parameters, lists as JSON documents;
+#: the audit event's parameters are shared with audit.PG_APPEND.
 PG_WRITE = (
-    "WITH p AS (SELECT %(doc)s::jsonb AS j),"
-    " upd_case AS (UPDATE cases SET "
-    + ", ".join(f"{name} = {_CASTS.get(name, f'p.j->>{name!r}')}" for name in MUTABLE)
-    + ", version = version + 1 FROM p WHERE id = (p.j->>'id')::integer"
-    " AND version = (p.j->>'version')::integer RETURNING id),"
+    "WITH upd_case AS (UPDATE cases SET "
+    + ", ".join(f"{name} = %({name})s" + ("::json" if name == "facts" else "") for name in MUTABLE)
+    + ", version = version + 1 WHERE id = %(id)s AND version = %(version)s RETURNING id),"
     " hist AS (INSERT INTO case_transitions (case_id, seq, event, from_state, to_state,"
-    " actor_id, occurred_at, reason, data) SELECT upd_case.id, (h->>'seq')::integer,"
-    " h->>'event', h->>'from_state', h->>'to_state', (h->>'actor_id')::integer,"
-    " (h->>'occurred_at')::timestamptz, h->>'reason', (h->'data')::json"
-    " FROM upd_case, (SELECT j->'history' AS h FROM p) AS history),"
+    " actor_id, occurred_at, reason, data) SELECT id, %(h_seq)s, %(h_event)s, %(h_from)s,"
+    " %(h_to)s, %(h_actor)s, %(h_at)s, %(h_reason)s, %(h_data)s::json FROM upd_case),"
     # A case has at most one open clock per rule and task: that is how a clock to stop is
     # found (it may have been opened by a write still in the same batch), and one that was
     # stopped meanwhile (an agency's answer) is left as it is.
     " closed AS (UPDATE deadlines d SET status = m.status, met_at = m.met_at, late = m.late,"
-    " next_fire_at = NULL FROM upd_case, p, jsonb_to_recordset(p.j->'closed')"
+    " next_fire_at = NULL FROM upd_case, json_to_recordset(%(closed)s::json)"
     " AS m(rule text, task_id integer, status text, met_at timestamptz, late boolean)"
     " WHERE d.case_id = upd_case.id AND d.status = 'open' AND d.rule = m.rule"
     " AND d.task_id IS NOT DISTINCT FROM m.task_id),"
     # Plan approval: unanswered tasks of an earlier plan give way to the new plan's tasks,
     # whose clocks name them by their place in the list (ids follow insertion order).
-    " sup_tasks AS (UPDATE plan_tasks t SET status = 'superseded' FROM upd_case, p"
-    " WHERE t.case_id = upd_case.id AND t.id IN"
-    " (SELECT jsonb_array_elements_text(p.j->'superseded')::integer)),"
+    " sup_tasks AS (UPDATE plan_tasks t SET status = 'superseded' FROM upd_case"
+    " WHERE t.case_id = upd_case.id AND t.status = 'proposed' AND t.id = ANY(%(superseded)s)),"
     " new_tasks AS (INSERT INTO plan_tasks (case_id, agency_kind, agency_id, action, due_date,"
     " status, created_at, note) SELECT upd_case.id, t.agency_kind, t.agency_id, t.action,"
-    " t.due_date, 'proposed', (p.j->>'updated_at')::timestamptz, '' FROM upd_case, p,"
-    " jsonb_to_recordset(p.j->'tasks') AS t(agency_kind text, agency_id integer, action text,"
+    " t.due_date, 'proposed', %(updated_at)s, '' FROM upd_case,"
+    " json_to_recordset(%(tasks)s::json) AS t(agency_kind text, agency_id integer, action text,"
     " due_date date, ord integer) ORDER BY t.ord RETURNING id),"
     " task_ids AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx FROM new_tasks),"
     " opened AS (INSERT INTO deadlines (case_id, task_id, rule, step, cycle, anchor_at, due_at,"
     " duration, unit, legal_source, status, late, created_at, ladder, next_rung, next_fire_at)"
     " SELECT upd_case.id, coalesce(n.task_id, task_ids.id), n.rule, n.step, n.cycle,"
     " n.anchor_at, n.due_at, n.duration, n.unit, n.legal_source, 'open', false,"
-    " (p.j->>'updated_at')::timestamptz, n.ladder::json, 0, n.next_fire_at FROM upd_case, p,"
-    " jsonb_to_recordset(p.j->'opened')"
+    " %(updated_at)s, n.ladder, 0, n.next_fire_at FROM upd_case,"
+    " json_to_recordset(%(opened)s::json)"
     " AS n(task_id integer, task_index integer, rule text, step text, cycle integer,"
     " anchor_at timestamptz, due_at timestamptz, duration integer, unit text,"
-    " legal_source text, ladder jsonb, next_fire_at timestamptz, ord bigint)"
+    " legal_source text, ladder json, next_fire_at timestamptz, ord bigint)"
     " LEFT JOIN task_ids ON task_ids.idx = n.task_index ORDER BY n.ord RETURNING id),"
     f" {audit.PG_APPEND_CTES.replace('{guard}', _ALIVE)}"
     " SELECT (SELECT count(*) FROM upd_case), (SELECT array_agg(id ORDER BY id) FROM opened),"
@@ -470,53 +453,67 @@ PG_WRITE = (
 def _pg_write(driver: Any, change: CaseChange) -> Any:
     """Send the change's statement; `_pg_written` reads its answer."""
     case = change.case
-    doc: dict[str, Any] = {name: getattr(case, name) for name in MUTABLE}
-    doc.update(
+    history = change.history
+    params: dict[str, Any] = {name: getattr(case, name) for name in MUTABLE}
+    params.update(
+        facts=_dumps(case.facts),
         id=case.id,
         version=change.expected_version,
-        history=change.history,
-        closed=[
-            {
-                "rule": c.rule,
-                "task_id": c.task_id,
-                "status": c.status,
-                "met_at": c.met_at,
-                "late": c.late,
-            }
-            for c in change.closed
-        ],
-        opened=[
-            {
-                "task_id": c.task_id,
-                "task_index": c.task_index,
-                "rule": c.rule,
-                "step": c.step,
-                "cycle": c.cycle,
-                "anchor_at": c.anchor_at,
-                "due_at": c.due_at,
-                "duration": c.duration,
-                "unit": c.unit,
-                "legal_source": c.legal_source,
-                "ladder": c.ladder,
-                "next_fire_at": c.next_fire_at,
-                "ord": index,
-            }
-            for index, c in enumerate(change.opened)
-        ],
+        h_seq=history["seq"],
+        h_event=history["event"],
+        h_from=history["from_state"],
+        h_to=history["to_state"],
+        h_actor=history["actor_id"],
+        h_at=history["occurred_at"],
+        h_reason=history["reason"],
+        h_data=_dumps(history["data"]),
+        closed=_dumps(
+            [
+                {
+                    "rule": c.rule,
+                    "task_id": c.task_id,
+                    "status": c.status,
+                    "met_at": c.met_at,
+                    "late": c.late,
+                }
+                for c in change.closed
+            ]
+        ),
+        opened=_dumps(
+            [
+                {
+                    "task_id": c.task_id,
+                    "task_index": c.task_index,
+                    "rule": c.rule,
+                    "step": c.step,
+                    "cycle": c.cycle,
+                    "anchor_at": c.anchor_at,
+                    "due_at": c.due_at,
+                    "duration": c.duration,
+                    "unit": c.unit,
+                    "legal_source": c.legal_source,
+                    "ladder": c.ladder,
+                    "next_fire_at": c.next_fire_at,
+                    "ord": index,
+                }
+                for index, c in enumerate(change.opened)
+            ]
+        ),
         superseded=change.superseded_tasks,
-        tasks=[
-            {
-                "agency_kind": t["agency_kind"],
-                "agency_id": t["agency_id"],
-                "action": t["action"],
-                "due_date": t["due_date"],
-                "ord": index,
-            }
-            for index, t in enumerate(change.new_tasks)
-        ],
+        tasks=_dumps(
+            [
+                {
+                    "agency_kind": t["agency_kind"],
+                    "agency_id": t["agency_id"],
+                    "action": t["action"],
+                    "due_date": t["due_date"],
+                    "ord": index,
+                }
+                for index, t in enumerate(change.new_tasks)
+            ]
+        ),
     )
-    params = audit.pg_params(change.audit)
-    params["doc"] = _dumps(doc)
+    params.update(audit.pg_params(change.audit))
     return driver.execute(PG_WRITE, params)
 
 
