@@ -261,9 +261,17 @@ class CaseStore:
     def driver(self) -> Any:
         return self._raw.driver_connection
 
+    def cursor(self) -> Any:
+        """A cursor kept with the pooled connection, for statements whose answer is read at
+        once (a fresh cursor per statement costs about as much as sending one)."""
+        cursor = self._raw.info.get("casework_cursor")
+        if cursor is None or cursor.closed:
+            cursor = self._raw.info["casework_cursor"] = self.driver().cursor()
+        return cursor
+
     def load(self, case_id: int) -> CaseRow | None:
         if self.postgres:
-            row = self.driver().execute(PG_LOAD, (case_id,)).fetchone()
+            row = self.cursor().execute(PG_LOAD, (case_id,)).fetchone()
             if row is None:
                 return None
             return _case_from_row(
@@ -302,11 +310,10 @@ class CaseStore:
         """Write `change` (ids of new clocks and tasks are filled in); Conflict if the case
         moved on since it was read."""
         if self.postgres:
-            cursor = _pg_write(self.driver(), change)
-            if self._batched:
-                self._pending.append((change, cursor))  # read at settle()
+            if self._batched:  # each statement of a batch keeps its own cursor until settle()
+                self._pending.append((change, _pg_write(self.driver(), change)))
             else:
-                _pg_written(change, cursor)
+                _pg_written(change, _pg_write(self.cursor(), change))
         else:
             self._insert_tasks(change)  # inside the store's transaction (open_store)
             _sqlite_write(self.conn, change)
@@ -450,7 +457,7 @@ PG_WRITE = (
 )
 
 
-def _pg_write(driver: Any, change: CaseChange) -> Any:
+def _pg_write(target: Any, change: CaseChange) -> Any:
     """Send the change's statement; `_pg_written` reads its answer."""
     case = change.case
     history = change.history
@@ -514,7 +521,7 @@ def _pg_write(driver: Any, change: CaseChange) -> Any:
         ),
     )
     params.update(audit.pg_params(change.audit))
-    return driver.execute(PG_WRITE, params)
+    return target.execute(PG_WRITE, params)
 
 
 def _pg_written(change: CaseChange, cursor: Any) -> None:
