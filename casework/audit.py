@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -44,8 +45,9 @@ def _canonical(value: Any) -> str:
 
 
 def json_safe(value: Any) -> Any:
-    """What a JSON column gives back: hash the stored form, not the Python one."""
-    return json.loads(_canonical(value))
+    """What a JSON column gives back: hash the stored form, not the Python one (orjson: this
+    runs for every event; anything it does not know becomes its str())."""
+    return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
 def _timestamp(value: datetime) -> str:
