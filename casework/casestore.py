@@ -4,17 +4,22 @@ An event reads the case and all its clocks (one query), decides everything in Py
 workflow and its guards, the effects, the clocks met, cancelled and opened, the history row
 and the audit event — and writes the result as one `CaseChange`:
 
-- PostgreSQL: one statement of data-modifying CTEs, sent on an autocommit connection, so a
-  change is one round trip and one implicit transaction. Every part hangs off the versioned
-  UPDATE of the case: a stale version writes nothing at all, and the caller gets a conflict.
-  The audit event is appended by the same statement (`audit.PG_APPEND_CTES`).
+- PostgreSQL: one statement of data-modifying CTEs (`PG_WRITE`) on a bare pooled psycopg
+  connection in autocommit, so a change is one round trip and one implicit transaction.
+  Every part hangs off the versioned UPDATE of the case: a stale version writes nothing at
+  all — history, clocks, tasks, audit event — and the caller gets a conflict naming the
+  version that won. The audit event is appended by the same statement
+  (`audit.PG_APPEND_CTES`); new agency tasks too, their clocks naming them by position.
 - SQLite (in process, no round trips): the same change as a few plain statements inside the
-  caller's transaction.
+  store's write transaction.
 
-A change that creates agency tasks (plan approval) first inserts the tasks, in the same
-transaction, so that their clocks can name them.
+Several writes that stand or fall together (intake: the new case, its entry into
+"received", its transfer) run in `transaction()`; on PostgreSQL `batch()` sends them
+without waiting for each answer (pipeline mode) and `settle()` reads the answers.
 
 Nothing here knows the workflow: `services/cases.py` decides, this module reads and writes.
+The equivalence of the two write paths is what the test suite checks: every database test
+runs on both.
 """
 
 from __future__ import annotations
@@ -131,7 +136,7 @@ class CaseChange:
     case: CaseRow
     expected_version: int
     history: dict[str, Any]
-    #: Clocks that stop: (clock, new status); their met_at/late are set on the Clock.
+    #: Clocks that stop (met or cancelled: status, met_at and late are set on the Clock).
     closed: list[Clock] = field(default_factory=list)
     opened: list[Clock] = field(default_factory=list)
     #: Plan approval: tasks to create (column values), and the unanswered tasks of an
@@ -343,7 +348,7 @@ class CaseStore:
 
     def reserve_ids(self) -> Any:
         """PostgreSQL: the ids a new case and its report and child will have, taken from their
-        sequences in the same round trip as what follows (read with `reserved()`)."""
+        sequences in the same round trip as what follows (`create_case` reads them)."""
         if not self.postgres:
             return None
         return self.driver().execute(PG_RESERVE)
@@ -353,7 +358,10 @@ class CaseStore:
         if change.superseded_tasks:
             conn.execute(
                 sa.update(PlanTask)
-                .where(PlanTask.id.in_(change.superseded_tasks))
+                .where(
+                    PlanTask.id.in_(change.superseded_tasks),
+                    PlanTask.status == PlanTaskStatus.PROPOSED,  # an answer meanwhile stands
+                )
                 .values(status=PlanTaskStatus.SUPERSEDED)
             )
         ids = [
@@ -453,7 +461,8 @@ PG_WRITE = (
     " LEFT JOIN task_ids ON task_ids.idx = n.task_index ORDER BY n.ord RETURNING id),"
     f" {audit.PG_APPEND_CTES.replace('{guard}', _ALIVE)}"
     " SELECT (SELECT count(*) FROM upd_case), (SELECT array_agg(id ORDER BY id) FROM opened),"
-    " (SELECT array_agg(id ORDER BY id) FROM new_tasks)"
+    " (SELECT array_agg(id ORDER BY id) FROM new_tasks),"
+    " (SELECT version FROM cases WHERE id = %(id)s)"  # on a conflict: the version that won
 )
 
 
@@ -525,16 +534,20 @@ def _pg_write(target: Any, change: CaseChange) -> Any:
 
 
 def _pg_written(change: CaseChange, cursor: Any) -> None:
-    updated, ids, task_ids = cursor.fetchone()
+    updated, ids, task_ids, current = cursor.fetchone()
     if not updated:
-        raise _conflict(change.case.id)
+        raise _conflict(change.case.id, current)
     for clock, clock_id in zip(change.opened, ids or (), strict=True):
         clock.id = clock_id
     _tasks_written(change, task_ids or [])
 
 
-def _conflict(case_id: int) -> Conflict:
-    return Conflict(f"case {case_id} was changed by someone else: reload it and try again")
+def _conflict(case_id: int, current_version: int | None) -> Conflict:
+    return Conflict(
+        f"case {case_id} was changed by someone else (now version {current_version}): "
+        "reload it and try again",
+        current_version=current_version,
+    )
 
 
 # --- writing: SQLite ------------------------------------------------------------------------
@@ -548,7 +561,7 @@ def _sqlite_write(conn: sa.Connection, change: CaseChange) -> None:
         .values(**{name: getattr(case, name) for name in MUTABLE}, version=Case.version + 1)
     ).rowcount
     if not updated:
-        raise _conflict(case.id)
+        raise _conflict(case.id, conn.scalar(sa.select(Case.version).where(Case.id == case.id)))
     conn.execute(sa.insert(CaseTransition).values(case_id=case.id, **change.history))
     for clock in change.closed:  # found as in PG_WRITE
         conn.execute(

@@ -156,3 +156,55 @@ def test_connections_killed_while_idle_are_replaced_without_a_failed_request(
     )
     assert view["state"] == "specific_assessment"
     assert get_case(db, people["officer"], case["id"])["version"] == view["version"]
+
+
+def test_a_write_that_finds_its_case_moved_on_writes_nothing(db, people, backend) -> None:
+    """The event read version n, someone else wrote n+1 before this event's write: the
+    write is refused as a whole — no history row, no clock, no audit event — and the
+    conflict names the version that won."""
+    import pytest
+
+    if backend == "sqlite":
+        pytest.skip("SQLite reads an event's case under its write lock: no write between")
+    from casework.casestore import open_store
+    from casework.models import AuditEvent, Deadline
+    from casework.services.cases import plan_event
+
+    view = case_in(db, people, "initial_assessment")
+
+    def counts():
+        with db.uow(readonly=True) as uow:
+            return [
+                uow.session.scalar(sa.select(sa.func.count()).select_from(model))
+                for model in (CaseTransition, Deadline, AuditEvent)
+            ]
+
+    with open_store(db) as store:
+        case = store.load(view["id"])
+        change = plan_event(
+            store,
+            case,
+            people["officer"],
+            "assess",
+            {"verified": True, "risk_level": "low", "findings": "f"},
+            NOW,
+        )
+        winner = fire_event(
+            db,
+            people["officer"],
+            view["id"],
+            "assess",
+            view["version"],
+            {"verified": True, "risk_level": "high", "findings": "h"},
+            now=NOW,
+        )
+        before = counts()
+        with pytest.raises(Conflict) as raised:
+            store.write(change)
+    assert raised.value.current_version == winner["version"]
+    assert counts() == before
+    with db.uow(readonly=True) as uow:
+        from casework import audit
+
+        assert audit.verify(uow.session, uow.settings.audit_key).ok
+    assert get_case(db, people["officer"], view["id"], now=NOW)["risk_level"] == "high"
