@@ -89,6 +89,20 @@ def event_mac(
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
+def stored_event_mac(key: bytes, event: AuditEvent) -> str:
+    """The MAC a stored event's content calls for."""
+    return event_mac(
+        key,
+        event.chain,
+        event.occurred_at,
+        event.actor_id,
+        event.actor,
+        event.action,
+        event.case_id,
+        event.summary,
+    )
+
+
 def link_hash(prev_hash: str, seq: int, mac: str) -> str:
     """The chain link; PG_LINK computes the same inside the database."""
     return hashlib.sha256(f"{prev_hash}:{seq}:{mac}".encode()).hexdigest()
@@ -257,16 +271,7 @@ def _sound(key: bytes, event: AuditEvent) -> bool:
     """The event's own content and its link are what the key and its predecessor say."""
     if event.mac is None:
         return legacy_event_hash(key, event) == event.hash
-    mac = event_mac(
-        key,
-        event.chain,
-        event.occurred_at,
-        event.actor_id,
-        event.actor,
-        event.action,
-        event.case_id,
-        event.summary,
-    )
+    mac = stored_event_mac(key, event)
     return hmac.compare_digest(mac, event.mac) and event.hash == link_hash(
         event.prev_hash, event.seq, event.mac
     )

@@ -466,6 +466,23 @@ PG_WRITE = (
 )
 
 
+def _new_clock_columns(clock: Clock) -> dict[str, Any]:
+    """The columns of a new clock that come from the Clock (both write paths)."""
+    return {
+        "task_id": clock.task_id,
+        "rule": clock.rule,
+        "step": clock.step,
+        "cycle": clock.cycle,
+        "anchor_at": clock.anchor_at,
+        "due_at": clock.due_at,
+        "duration": clock.duration,
+        "unit": clock.unit,
+        "legal_source": clock.legal_source,
+        "ladder": clock.ladder,
+        "next_fire_at": clock.next_fire_at,
+    }
+
+
 def _pg_write(target: Any, change: CaseChange) -> Any:
     """Send the change's statement; `_pg_written` reads its answer."""
     case = change.case
@@ -497,21 +514,7 @@ def _pg_write(target: Any, change: CaseChange) -> Any:
         ),
         opened=_dumps(
             [
-                {
-                    "task_id": c.task_id,
-                    "task_index": c.task_index,
-                    "rule": c.rule,
-                    "step": c.step,
-                    "cycle": c.cycle,
-                    "anchor_at": c.anchor_at,
-                    "due_at": c.due_at,
-                    "duration": c.duration,
-                    "unit": c.unit,
-                    "legal_source": c.legal_source,
-                    "ladder": c.ladder,
-                    "next_fire_at": c.next_fire_at,
-                    "ord": index,
-                }
+                {**_new_clock_columns(c), "task_index": c.task_index, "ord": index}
                 for index, c in enumerate(change.opened)
             ]
         ),
@@ -580,22 +583,12 @@ def _sqlite_write(conn: sa.Connection, change: CaseChange) -> None:
         clock.id = conn.execute(
             sa.insert(Deadline)
             .values(
+                **_new_clock_columns(clock),
                 case_id=case.id,
-                task_id=clock.task_id,
-                rule=clock.rule,
-                step=clock.step,
-                cycle=clock.cycle,
-                anchor_at=clock.anchor_at,
-                due_at=clock.due_at,
-                duration=clock.duration,
-                unit=clock.unit,
-                legal_source=clock.legal_source,
                 status="open",
                 late=False,
                 created_at=case.updated_at,
-                ladder=clock.ladder,
                 next_rung=0,
-                next_fire_at=clock.next_fire_at,
             )
             .returning(Deadline.id)
         ).scalar_one()

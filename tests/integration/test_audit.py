@@ -13,19 +13,6 @@ from tests.conftest import at
 from tests.helpers import case_in, open_case
 
 
-def mac_of(key, event):
-    return audit.event_mac(
-        key,
-        event.chain,
-        event.occurred_at,
-        event.actor_id,
-        event.actor,
-        event.action,
-        event.case_id,
-        event.summary,
-    )
-
-
 def verify(db):
     with db.uow(readonly=True) as uow:
         return audit.verify(uow.session, uow.settings.audit_key)
@@ -104,7 +91,7 @@ def test_inserted_event_is_named(db, people) -> None:
             prev_hash=position.hash,
         )
         # The attacker computes the link (sha256 needs no key) but not the MAC.
-        forged.mac = mac_of(b"not-the-key", forged)
+        forged.mac = audit.stored_event_mac(b"not-the-key", forged)
         forged.hash = audit.link_hash(forged.prev_hash, forged.seq, forged.mac)
         conn.execute(
             sa.insert(AuditEvent).values(
@@ -161,7 +148,7 @@ def test_rewritten_chain_is_caught_by_a_seal(db, people) -> None:
     with db.uow() as uow:
         row = uow.session.get(AuditEvent, last.id)
         row.summary = {"tampered": True}
-        row.mac = mac_of(uow.settings.audit_key, row)
+        row.mac = audit.stored_event_mac(uow.settings.audit_key, row)
         row.hash = audit.link_hash(row.prev_hash, row.seq, row.mac)
         head = uow.session.get(AuditChain, "48")
         head.head_hash = row.hash
