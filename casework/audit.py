@@ -138,6 +138,9 @@ class Entry:
         }
 
     def write(self, session: Session, key: bytes, now: datetime) -> None:
+        # The session's pending changes first (what autoflush would do): the chain head is
+        # the last lock a transaction takes.
+        session.flush()
         append(session.connection(), self.values(key, now))
 
 

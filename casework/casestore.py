@@ -420,7 +420,8 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_ALIVE = "EXISTS (SELECT 1 FROM upd_case)"
+#: The audit append's guard: the case was written, and the clocks before the chain head.
+_ALIVE = "EXISTS (SELECT 1 FROM upd_case) AND (SELECT count(*) FROM closed) >= 0"
 
 #: One statement for one event. Scalars travel as parameters, lists as JSON documents;
 #: the audit event's parameters are shared with audit.PG_APPEND.
@@ -431,18 +432,24 @@ PG_WRITE = (
     " hist AS (INSERT INTO case_transitions (case_id, seq, event, from_state, to_state,"
     " actor_id, occurred_at, reason, data) SELECT id, %(h_seq)s, %(h_event)s, %(h_from)s,"
     " %(h_to)s, %(h_actor)s, %(h_at)s, %(h_reason)s, %(h_data)s::json FROM upd_case),"
-    # A case has at most one open clock per rule and task: that is how a clock to stop is
-    # found (it may have been opened by a write still in the same batch), and one that was
-    # stopped meanwhile (an agency's answer) is left as it is.
+    # Locks are taken in the order the rest of casework takes them — case row, task rows,
+    # clock rows, chain head — so that an event never deadlocks with an agency's answer or
+    # the sweep: each step below waits for the one before (data-modifying CTEs otherwise
+    # run in no set order). First the unanswered tasks of an earlier plan, superseded:
+    " sup_tasks AS (UPDATE plan_tasks t SET status = 'superseded' FROM upd_case"
+    " WHERE t.case_id = upd_case.id AND t.status = 'proposed' AND t.id = ANY(%(superseded)s)"
+    " RETURNING t.id),"
+    # Then the clocks that stop. A case has at most one open clock per rule and task: that is
+    # how a clock to stop is found (it may have been opened by a write still in the same
+    # batch), and one stopped meanwhile (an agency's answer) is left as it is.
     " closed AS (UPDATE deadlines d SET status = m.status, met_at = m.met_at, late = m.late,"
     " next_fire_at = NULL FROM upd_case, json_to_recordset(%(closed)s::json)"
     " AS m(rule text, task_id integer, status text, met_at timestamptz, late boolean)"
     " WHERE d.case_id = upd_case.id AND d.status = 'open' AND d.rule = m.rule"
-    " AND d.task_id IS NOT DISTINCT FROM m.task_id),"
-    # Plan approval: unanswered tasks of an earlier plan give way to the new plan's tasks,
-    # whose clocks name them by their place in the list (ids follow insertion order).
-    " sup_tasks AS (UPDATE plan_tasks t SET status = 'superseded' FROM upd_case"
-    " WHERE t.case_id = upd_case.id AND t.status = 'proposed' AND t.id = ANY(%(superseded)s)),"
+    " AND d.task_id IS NOT DISTINCT FROM m.task_id"
+    " AND (SELECT count(*) FROM sup_tasks) >= 0 RETURNING d.id),"
+    # Plan approval: the new plan's tasks; their clocks name them by their place in the list
+    # (ids follow insertion order).
     " new_tasks AS (INSERT INTO plan_tasks (case_id, agency_kind, agency_id, action, due_date,"
     " status, created_at, note) SELECT upd_case.id, t.agency_kind, t.agency_id, t.action,"
     " t.due_date, 'proposed', %(updated_at)s, '' FROM upd_case,"

@@ -320,7 +320,7 @@ def sweep(
             session = uow.session
             query = due_deadlines_query(now, batch_size)
             if uow.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+                query = query.with_for_update(skip_locked=True, key_share=True)
             deadlines: list[Deadline] = list(session.scalars(query))
             if not deadlines:
                 break

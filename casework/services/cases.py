@@ -64,7 +64,7 @@ def load_case(session: Session, actor: User, case_id: int, for_update: bool = Fa
     """The case if `actor` may see it; out of scope looks exactly like not found."""
     statement = sa.select(Case).where(Case.id == case_id, scope.case_filter(actor))
     if for_update:
-        statement = statement.with_for_update(of=Case)
+        statement = statement.with_for_update(of=Case, key_share=True)
     case = session.scalars(statement).first()
     if case is None:
         raise NotFound(f"case {case_id} not found")

@@ -222,7 +222,7 @@ def _find_existing_case(
     else:
         statement = statement.where(Case.unit_id == incident.id)
     statement = statement.order_by((Case.state == "closed").asc(), Case.received_at.desc())
-    case_id = store.conn.scalar(statement.limit(1).with_for_update(of=Case))
+    case_id = store.conn.scalar(statement.limit(1).with_for_update(of=Case, key_share=True))
     return store.load(case_id) if case_id is not None else None
 
 
@@ -252,7 +252,7 @@ def _pg_find_existing_case(
         .execute(
             "SELECT c.id FROM cases c JOIN children ch ON c.child_id = ch.id"
             f" WHERE ch.name_key = %(key)s AND {who} AND {where}"
-            " ORDER BY c.state = 'closed', c.received_at DESC LIMIT 1 FOR UPDATE OF c",
+            " ORDER BY c.state = 'closed', c.received_at DESC LIMIT 1 FOR NO KEY UPDATE OF c",
             params,
         )
         .fetchone()

@@ -80,7 +80,7 @@ def respond(
     with db.uow() as uow:
         session = uow.session
         task = session.scalars(
-            sa.select(PlanTask).where(PlanTask.id == task_id).with_for_update()
+            sa.select(PlanTask).where(PlanTask.id == task_id).with_for_update(key_share=True)
         ).first()
         if task is None or actor.role != Role.AGENCY or task.agency_id != actor.agency_id:
             if actor.role != Role.AGENCY and task is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -208,3 +209,68 @@ def test_a_write_that_finds_its_case_moved_on_writes_nothing(db, people, backend
 
         assert audit.verify(uow.session, uow.settings.audit_key).ok
     assert get_case(db, people["officer"], view["id"], now=NOW)["risk_level"] == "high"
+
+
+def test_events_agency_answers_and_sweeps_at_once_never_deadlock(db, people, backend) -> None:
+    """Three kinds of writers touch the same rows in one province at the same time: people
+    closing cases (case → tasks → clocks → chain head), agencies answering tasks (task →
+    clocks → chain head) and the sweep firing the same clocks' rungs (clocks → chain head).
+    They take their locks in that one order, so none of them ever dies in a deadlock."""
+    import pytest
+
+    if backend == "sqlite":
+        pytest.skip("SQLite serialises writers: nothing to interleave")
+    from casework.deadlines import sweep
+    from casework.errors import EventNotAllowed
+    from casework.services.tasks import list_tasks, respond
+    from tests.helpers import report_payload
+
+    cases = [
+        case_in(
+            db,
+            people,
+            "reviewing",
+            child={**report_payload()["child"], "full_name": f"Trẻ số {n}"},
+        )
+        for n in range(6)
+    ]
+    tasks = [t for t in list_tasks(db, people["police"]) if t["status"] == "proposed"]
+    late = at("2027-12-31T20:00:00")  # every task clock is due: the sweep fires them all
+    failures: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def guarded(work):
+        def run() -> None:
+            start.wait()
+            try:
+                work()
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        return run
+
+    def close_cases() -> None:
+        review = {"review": {"harm": "low", "abuser_access": "low", "environment": "low"}}
+        for view in cases:
+            with contextlib.suppress(Conflict):
+                fire_event(db, people["chair"], view["id"], "close", view["version"], review, late)
+
+    def answer_tasks() -> None:
+        for task in tasks:
+            with contextlib.suppress(EventNotAllowed):  # the case was closed first
+                respond(db, people["police"], task["id"], "accept", now=late)
+
+    def sweeps() -> None:
+        for _ in range(3):
+            sweep(db, late, batch_size=5)
+
+    threads = [threading.Thread(target=guarded(w)) for w in (close_cases, answer_tasks, sweeps)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == [], [str(f).splitlines()[:3] for f in failures]
+    with db.uow(readonly=True) as uow:
+        from casework import audit
+
+        assert audit.verify(uow.session, uow.settings.audit_key).ok
