@@ -161,8 +161,10 @@ class Database:
             if self.is_sqlite:
                 self._store_engine = self.engine
             else:
+                # One connection per event or intake in flight: a smaller pool than the main one.
+                options = {"pool_size": 5, "max_overflow": 10, **self._engine_kwargs}
                 self._store_engine = create_db_engine(
-                    self.url, **{**self._engine_kwargs, "isolation_level": "AUTOCOMMIT"}
+                    self.url, **{**options, "isolation_level": "AUTOCOMMIT"}
                 )
 
                 @event.listens_for(self._store_engine, "connect")
