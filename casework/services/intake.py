@@ -6,6 +6,7 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -200,64 +201,60 @@ def _serialise_same_child(store: CaseStore, child: dict[str, Any]) -> None:
     store.driver().execute("SELECT pg_advisory_xact_lock(%s)", (key,))
 
 
+def _existing_case_query(by_birth_date: bool, by_residence: bool) -> sa.Select[Any]:
+    """A case on the same child: same name, same birth date (or age ±1), same place; an
+    open case before a closed one, the latest first. Locked: the report is linked to it."""
+    statement = (
+        sa.select(Case.id)
+        .join(Child, Case.child_id == Child.id)
+        .where(Child.name_key == sa.bindparam("key"))
+    )
+    if by_birth_date:
+        statement = statement.where(Child.birth_date == sa.bindparam("birth"))
+    else:
+        statement = statement.where(
+            Child.age_years.between(sa.bindparam("low"), sa.bindparam("high"))
+        )
+    place = Child.residence_unit_id if by_residence else Case.unit_id
+    return (
+        statement.where(place == sa.bindparam("unit"))
+        .order_by((Case.state == "closed").asc(), Case.received_at.desc())
+        .limit(1)
+        .with_for_update(of=Case, key_share=True)
+    )
+
+
+@cache
+def _pg_existing_case_sql(by_birth_date: bool, by_residence: bool) -> tuple[str, dict[str, Any]]:
+    """The same query as PostgreSQL text, for the store's bare connection (compiled once)."""
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    compiled = _existing_case_query(by_birth_date, by_residence).compile(dialect=psycopg.dialect())
+    return str(compiled), dict(compiled.params)
+
+
 def _find_existing_case(
     store: CaseStore,
     child: dict[str, Any],
     residence: CommuneRef | None,
     incident: CommuneRef,
 ) -> CaseRow | None:
-    """A case on the same child: same name, same birth date (or age ±1), same place."""
-    statement = (
-        sa.select(Case.id)
-        .join(Child, Case.child_id == Child.id)
-        .where(Child.name_key == name_key(child["full_name"]))
-    )
-    if "birth_date" in child:
-        statement = statement.where(Child.birth_date == date.fromisoformat(child["birth_date"]))
-    else:
-        age = child["age_years"]
-        statement = statement.where(Child.age_years.between(age - 1, age + 1))
-    if residence is not None:
-        statement = statement.where(Child.residence_unit_id == residence.id)
-    else:
-        statement = statement.where(Case.unit_id == incident.id)
-    statement = statement.order_by((Case.state == "closed").asc(), Case.received_at.desc())
-    case_id = store.conn.scalar(statement.limit(1).with_for_update(of=Case, key_share=True))
-    return store.load(case_id) if case_id is not None else None
-
-
-def _pg_find_existing_case(
-    store: CaseStore,
-    child: dict[str, Any],
-    residence: CommuneRef | None,
-    incident: CommuneRef,
-) -> CaseRow | None:
-    """`_find_existing_case` as one statement on the store's own connection (it is sent in
-    the same round trip as the lock that precedes it)."""
+    by_birth_date = "birth_date" in child
     params: dict[str, Any] = {"key": name_key(child["full_name"])}
-    if "birth_date" in child:
-        who = "ch.birth_date = %(birth)s"
+    if by_birth_date:
         params["birth"] = date.fromisoformat(child["birth_date"])
     else:
-        who = "ch.age_years BETWEEN %(low)s AND %(high)s"
         params.update(low=child["age_years"] - 1, high=child["age_years"] + 1)
-    if residence is not None:
-        where = "ch.residence_unit_id = %(unit)s"
-        params["unit"] = residence.id
+    params["unit"] = residence.id if residence is not None else incident.id
+    if store.postgres:
+        # On the store's own connection: sent in the same round trip as the lock before it.
+        sql, defaults = _pg_existing_case_sql(by_birth_date, residence is not None)
+        row = store.driver().execute(sql, {**defaults, **params}).fetchone()
+        case_id = row[0] if row is not None else None
     else:
-        where = "c.unit_id = %(unit)s"
-        params["unit"] = incident.id
-    row = (
-        store.driver()
-        .execute(
-            "SELECT c.id FROM cases c JOIN children ch ON c.child_id = ch.id"
-            f" WHERE ch.name_key = %(key)s AND {who} AND {where}"
-            " ORDER BY c.state = 'closed', c.received_at DESC LIMIT 1 FOR NO KEY UPDATE OF c",
-            params,
-        )
-        .fetchone()
-    )
-    return store.load(row[0]) if row is not None else None
+        query = _existing_case_query(by_birth_date, residence is not None)
+        case_id = store.conn.scalar(query, params)
+    return store.load(case_id) if case_id is not None else None
 
 
 def record_report(
@@ -342,8 +339,7 @@ class Intake:
         assert incident is not None
         _serialise_same_child(store, self.child)
         reserved = store.reserve_ids()
-        find = _pg_find_existing_case if store.postgres else _find_existing_case
-        existing = find(store, self.child, self.residence, incident)
+        existing = _find_existing_case(store, self.child, self.residence, incident)
         if existing is not None:
             report_id, reopened = _link(store, actor, self.report, existing, now)
             return report_id, existing, True, reopened
