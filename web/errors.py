@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+import psycopg
+import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from casework.errors import (
@@ -30,7 +35,28 @@ def status_for(error: CaseworkError) -> int:
     return 400
 
 
+log = logging.getLogger("casework.web")
+
+#: The database cannot be reached (down, restarting, failing over): nothing was written.
+UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError)
+
+
 def register(app: Flask) -> None:
+    def database_unavailable(error: Exception):  # type: ignore[no-untyped-def]
+        log.error("database unavailable: %s", type(error).__name__)  # no query, no data
+        message = _(
+            "The database cannot be reached at the moment. Nothing was saved: "
+            "please try again in a minute."
+        )
+        headers = {"Retry-After": "30"}
+        if request.path.startswith("/api/"):
+            body = {"error": "service_unavailable", "message": message}
+            return jsonify(body), 503, headers
+        return render_template("error.html", status=503, message=message), 503, headers
+
+    for kind in UNAVAILABLE:
+        app.register_error_handler(kind, database_unavailable)
+
     @app.errorhandler(CaseworkError)
     def casework_error(error: CaseworkError):  # type: ignore[no-untyped-def]
         status = status_for(error)

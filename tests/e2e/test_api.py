@@ -240,3 +240,31 @@ def test_api_scope_by_role(api, username, visible) -> None:
     else:
         assert response.status_code == 404 and listed == []
         assert response.json["message"] == f"case {case_id} not found"
+
+
+@pytest.mark.parametrize("where", ["postgresql", "sqlite"])
+def test_an_unreachable_database_is_a_503_that_says_nothing_was_saved(where, tmp_path) -> None:
+    """A database that is down or failing over is not a bug of ours: the client is told to
+    try again (503, Retry-After), in JSON under /api and as a page elsewhere."""
+    from casework.db import Database
+    from config import TestConfig
+    from tests.conftest import TEST_SETTINGS
+    from tests.pg_cluster import free_port
+    from web import create_app
+
+    if where == "postgresql":
+        url = f"postgresql+psycopg://casework@127.0.0.1:{free_port()}/nowhere?connect_timeout=2"
+    else:
+        url = f"sqlite:///{tmp_path}/casework.db"
+        (tmp_path / "casework.db").mkdir()  # a directory where the database file should be
+    dead = Database(url, TEST_SETTINGS)
+    client = create_app(TestConfig, db=dead).test_client()
+    answer = client.get("/api/v1/cases/1?lang=en", headers={"Authorization": "Bearer x"})
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.get_json()["error"] == "service_unavailable"
+    assert "Nothing was saved" in answer.get_json()["message"]
+    page = client.post("/login", data={"username": "officer", "password": "x"})
+    assert page.status_code == 503
+    assert "Chưa có gì được lưu" in page.get_data(as_text=True)  # pages speak Vietnamese
+    dead.dispose()
