@@ -2,8 +2,8 @@
 sweep that fires each rung of their escalation ladders exactly once.
 
 Deadlines are rows, not scheduler jobs: the scheduler only ticks `sweep`. A rung is claimed
-by locking its deadline row (PostgreSQL: FOR UPDATE SKIP LOCKED, so sweepers never wait on
-each other) or by a compare-and-set on `next_rung` (SQLite), and recorded in `fired_rungs`
+by locking its deadline row (PostgreSQL: FOR NO KEY UPDATE SKIP LOCKED, so sweepers never
+wait on each other) or by a compare-and-set on `next_rung` (SQLite), and recorded in `fired_rungs`
 under a unique (deadline, rung) key, together with its audit event and notifications, in one
 transaction: a sweeper killed half-way leaves nothing, and the next sweep fires the rung.
 """
