@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -121,7 +121,6 @@ def case_view(
     `full=False` (the answer to an event) leaves out the child and the history: the caller
     already has them, and a read of the child's identity must be an audited read.
     """
-    definition = get_workflow(case.workflow)
     unit = session.get(AdministrativeUnit, case.unit_id)
     deadlines_query = sa.select(Deadline).where(Deadline.case_id == case.id)
     tasks_query = sa.select(PlanTask).where(PlanTask.case_id == case.id).order_by(PlanTask.id)
@@ -136,31 +135,17 @@ def case_view(
             )
         )
     deadlines = list(session.scalars(deadlines_query.order_by(Deadline.id)))
-    view: dict[str, Any] = {
-        "id": case.id,
-        "reference": case.reference,
-        "workflow": case.workflow,
-        "state": case.state,
-        "version": case.version,
-        "unit_code": unit.code if unit else None,
-        "unit_name": unit.name if unit else None,
-        "province_code": case.province_code,
-        "risk_level": case.risk_level,
-        # Derived, never stored: a case is overdue while one of its clocks is open past due.
-        "overdue": any(deadline_status(d, now) == "overdue" for d in deadlines),
-        "assignee": _username(session, case.assignee_id),
-        "received_at": _iso(case.received_at),
-        "state_entered_at": _iso(case.state_entered_at),
-        "deadlines": [_deadline_json(d, now) for d in deadlines],
-        "tasks": [
-            _task_json(t)
-            # Tasks exist only once a plan was approved: no query before that.
-            for t in (
-                session.scalars(tasks_query) if "approved_at" in case.facts.get("plan", {}) else ()
-            )
-        ],
-        "available_events": available_events(definition, case.state, actor.role),
-    }
+    # Tasks exist only once a plan was approved: no query before that.
+    approved = "approved_at" in case.facts.get("plan", {})
+    view = _lean_view(
+        case,
+        (unit.code, unit.name) if unit else (None, None),
+        _username(session, case.assignee_id),
+        deadlines,
+        session.scalars(tasks_query) if approved else (),
+        actor,
+        now,
+    )
     if not full:
         return view
     child = session.get(Child, case.child_id)
@@ -561,23 +546,45 @@ def _unit_of(store: CaseStore, unit_id: int) -> tuple[str, str]:
 def event_view(store: CaseStore, case: CaseRow, actor: User, now: datetime) -> dict[str, Any]:
     """The answer to an event, from what the event already holds (no re-read): the case
     without the child and the history (`case_view(full=False)` for a stored case)."""
-    code, name = _unit_of(store, case.unit_id)
+    return _lean_view(
+        case,
+        _unit_of(store, case.unit_id),
+        _username_of(store, case.assignee_id),
+        case.clocks,
+        case.tasks,
+        actor,
+        now,
+    )
+
+
+def _lean_view(
+    case: Case | CaseRow,
+    unit: tuple[str | None, str | None],
+    assignee: str | None,
+    deadlines: Iterable[Deadline | Clock],
+    tasks: Iterable[PlanTask | TaskRow],
+    actor: User,
+    now: datetime,
+) -> dict[str, Any]:
+    """The case as every answer shows it, whether read through the ORM or the case store."""
+    deadlines = list(deadlines)
     return {
         "id": case.id,
         "reference": case.reference,
         "workflow": case.workflow,
         "state": case.state,
         "version": case.version,
-        "unit_code": code,
-        "unit_name": name,
+        "unit_code": unit[0],
+        "unit_name": unit[1],
         "province_code": case.province_code,
         "risk_level": case.risk_level,
-        "overdue": any(deadline_status(d, now) == "overdue" for d in case.clocks),
-        "assignee": _username_of(store, case.assignee_id),
+        # Derived, never stored: a case is overdue while one of its clocks is open past due.
+        "overdue": any(deadline_status(d, now) == "overdue" for d in deadlines),
+        "assignee": assignee,
         "received_at": _iso(case.received_at),
         "state_entered_at": _iso(case.state_entered_at),
-        "deadlines": [_deadline_json(d, now) for d in case.clocks],
-        "tasks": [_task_json(t) for t in case.tasks],
+        "deadlines": [_deadline_json(d, now) for d in deadlines],
+        "tasks": [_task_json(t) for t in tasks],
         "available_events": available_events(get_workflow(case.workflow), case.state, actor.role),
     }
 
