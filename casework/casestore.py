@@ -148,25 +148,27 @@ class CaseChange:
 
 # --- reading -------------------------------------------------------------------------------
 
-_CASE_COLUMNS = (
-    "id, reference, workflow, child_id, unit_id, province_code, state, risk_level, "
-    "assignee_id, created_by_id, received_at, clock_started_at, cycle, last_seq, "
-    "state_entered_at, facts, closed_at, version"
-)
-_CLOCK_COLUMNS = (
-    "d.rule, d.step, d.cycle, d.anchor_at, d.due_at, d.duration, d.unit, d.legal_source, "
-    "d.status, d.late, d.ladder, d.next_rung, d.next_fire_at, d.task_id, d.met_at, d.id"
-)
+#: The columns read, in the order of CaseRow's, Clock's and TaskRow's leading fields.
+_CASE_FIELDS = (
+    "id", "reference", "workflow", "child_id", "unit_id", "province_code", "state",
+    "risk_level", "assignee_id", "created_by_id", "received_at", "clock_started_at", "cycle",
+    "last_seq", "state_entered_at", "facts", "closed_at", "version",
+)  # fmt: skip
+_CLOCK_FIELDS = (
+    "rule", "step", "cycle", "anchor_at", "due_at", "duration", "unit", "legal_source",
+    "status", "late", "ladder", "next_rung", "next_fire_at", "task_id", "met_at", "id",
+)  # fmt: skip
+_TASK_FIELDS = ("id", "agency_kind", "action", "due_date", "status")
 #: PostgreSQL leaves the ladders in the database: only the next rung's name comes back.
-_PG_CLOCK_COLUMNS = _CLOCK_COLUMNS.replace("d.ladder,", "'[]'::json,") + (
-    ", CASE WHEN d.next_fire_at IS NOT NULL THEN d.ladder -> d.next_rung ->> 'name' END"
+_PG_CLOCK_COLUMNS = (
+    ", ".join("'[]'::json" if name == "ladder" else f"d.{name}" for name in _CLOCK_FIELDS)
+    + ", CASE WHEN d.next_fire_at IS NOT NULL THEN d.ladder -> d.next_rung ->> 'name' END"
 )
-_TASK_COLUMNS = "t.id, t.agency_kind, t.action, t.due_date, t.status"
 PG_LOAD = (
-    f"SELECT {_CASE_COLUMNS}, (SELECT json_agg(json_build_array({_PG_CLOCK_COLUMNS})"
+    f"SELECT {', '.join(_CASE_FIELDS)}, (SELECT json_agg(json_build_array({_PG_CLOCK_COLUMNS})"
     " ORDER BY d.id) FROM deadlines d WHERE d.case_id = cases.id),"
-    f" (SELECT json_agg(json_build_array({_TASK_COLUMNS}) ORDER BY t.id)"
-    " FROM plan_tasks t WHERE t.case_id = cases.id) FROM cases WHERE id = %s"
+    f" (SELECT json_agg(json_build_array({', '.join(f't.{n}' for n in _TASK_FIELDS)})"
+    " ORDER BY t.id) FROM plan_tasks t WHERE t.case_id = cases.id) FROM cases WHERE id = %s"
 )
 
 
@@ -284,11 +286,11 @@ class CaseStore:
                 [_clock_from_json(item) for item in row[18] or ()],
                 [TaskRow(t[0], t[1], t[2], date.fromisoformat(t[3]), t[4]) for t in row[19] or ()],
             )
-        columns = [getattr(Case, name.strip()) for name in _CASE_COLUMNS.split(",")]
+        columns = [getattr(Case, name) for name in _CASE_FIELDS]
         row = self.conn.execute(sa.select(*columns).where(Case.id == case_id)).first()
         if row is None:
             return None
-        clock_columns = [getattr(Deadline, name.strip()[2:]) for name in _CLOCK_COLUMNS.split(",")]
+        clock_columns = [getattr(Deadline, name) for name in _CLOCK_FIELDS]
         clocks = [
             Clock(*values, next_rung_name=_rung_name(values[10], values[11], values[12]))  # type: ignore[misc]
             for values in self.conn.execute(
@@ -298,13 +300,7 @@ class CaseStore:
         tasks = [
             TaskRow(*values)
             for values in self.conn.execute(
-                sa.select(
-                    PlanTask.id,
-                    PlanTask.agency_kind,
-                    PlanTask.action,
-                    PlanTask.due_date,
-                    PlanTask.status,
-                )
+                sa.select(*(getattr(PlanTask, name) for name in _TASK_FIELDS))
                 .where(PlanTask.case_id == case_id)
                 .order_by(PlanTask.id)
             )
