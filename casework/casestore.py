@@ -8,8 +8,10 @@ and the audit event — and writes the result as one `CaseChange`:
   connection in autocommit, so a change is one round trip and one implicit transaction.
   Every part hangs off the versioned UPDATE of the case: a stale version writes nothing at
   all — history, clocks, tasks, audit event — and the caller gets a conflict naming the
-  version that won. The audit event is appended by the same statement
-  (`audit.PG_APPEND_CTES`); new agency tasks too, their clocks naming them by position.
+  version that won. New agency tasks are written by it too, their clocks naming them by
+  position. The audit event follows in the same transaction (its MAC covers its place in
+  the chain, so it is computed once the chain head is locked): the write and the head's
+  lock travel together, the event and the commit together — two round trips.
 - SQLite (in process, no round trips): the same change as a few plain statements inside the
   store's write transaction.
 
@@ -143,6 +145,7 @@ class CaseChange:
     #: earlier plan that they supersede (their clocks are among `closed`).
     new_tasks: list[dict[str, Any]] = field(default_factory=list)
     superseded_tasks: list[int] = field(default_factory=list)
+    #: The audit event's content (`audit.Entry.values()`): placed in its chain at commit.
     audit: dict[str, Any] = field(default_factory=dict)
 
 
@@ -228,6 +231,9 @@ class CaseStore:
         self._session: Session | None = None
         self._batched = False
         self._pending: list[tuple[CaseChange, Any]] = []
+        self._in_transaction = False
+        #: The audit events of the transaction under way (`Entry.values()`), in order.
+        self._audit: list[dict[str, Any]] = []
 
     @property
     def conn(self) -> sa.Connection:
@@ -246,20 +252,49 @@ class CaseStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Several writes that stand or fall together (intake, the demo). SQLite: the
-        store's own transaction already is one."""
-        if self.postgres:
-            with self.driver().transaction():
-                yield
-        else:
+        """Several writes that stand or fall together (an event, intake, the demo); their
+        audit events are appended at the end, just before commit (the chain heads are the
+        last locks a transaction takes). PostgreSQL: inside `batch()` the whole transaction
+        costs two round trips. SQLite: the store's own transaction already is one."""
+        if self._in_transaction:
             yield
+            return
+        self._in_transaction = True
+        try:
+            if self.postgres:
+                with self.driver().transaction():
+                    yield
+                    self._flush_audit()
+            else:
+                yield
+                self._flush_audit()
+        finally:
+            self._in_transaction = False
+            self._audit = []
 
     def append_audit(self, entry: audit.Entry, now: datetime) -> None:
-        values = entry.values(self.settings.audit_key, now)
+        """An audit event of this transaction (written when it ends)."""
+        with self.transaction():
+            self._audit.append(entry.values(now))
+
+    def _flush_audit(self) -> None:
+        """Place the transaction's audit events after their chains' heads and write them.
+        PostgreSQL: the head lock travels with the batched writes; their answers are read
+        (a conflict stops here) before the events, which travel with the commit."""
+        entries, self._audit = self._audit, []
+        if not entries:
+            self.settle()
+            return
+        key, now = self.settings.audit_key, entries[-1]["occurred_at"]
+        chains = [entry["chain"] for entry in entries]
         if self.postgres:
-            audit.pg_append(self.driver(), values)
+            locked = audit.pg_lock_heads(self.driver(), chains, now)
+            self.settle()
+            rows, _ = audit.link(key, entries, audit.pg_heads(locked))
+            audit.pg_insert(self.driver(), rows)
         else:
-            audit.append(self.conn, values)
+            rows, moved = audit.link(key, entries, audit.sqlite_lock_heads(self.conn, chains, now))
+            audit.sqlite_insert(self.conn, rows, moved)
 
     def close(self) -> None:
         if self._session is not None:
@@ -309,7 +344,13 @@ class CaseStore:
 
     def write(self, change: CaseChange) -> None:
         """Write `change` (ids of new clocks and tasks are filled in); Conflict if the case
-        moved on since it was read."""
+        moved on since it was read. Outside `transaction()` the write is a transaction of its
+        own (on PostgreSQL two round trips: the write and the chain head's lock, then the
+        audit event and the commit)."""
+        if not self._in_transaction:
+            with self.batch(), self.transaction():
+                self.write(change)
+            return
         if self.postgres:
             if self._batched:  # each statement of a batch keeps its own cursor until settle()
                 self._pending.append((change, _pg_write(self.driver(), change)))
@@ -318,6 +359,7 @@ class CaseStore:
         else:
             self._insert_tasks(change)  # inside the store's transaction (open_store)
             _sqlite_write(self.conn, change)
+        self._audit.append(change.audit)
         change.case.version = change.expected_version + 1
 
     @contextmanager
@@ -416,11 +458,7 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-#: The audit append's guard: the case was written, and the clocks before the chain head.
-_ALIVE = "EXISTS (SELECT 1 FROM upd_case) AND (SELECT count(*) FROM closed) >= 0"
-
-#: One statement for one event. Scalars travel as parameters, lists as JSON documents;
-#: the audit event's parameters are shared with audit.PG_APPEND.
+#: One statement for one event. Scalars travel as parameters, lists as JSON documents.
 PG_WRITE = (
     "WITH upd_case AS (UPDATE cases SET "
     + ", ".join(f"{name} = %({name})s" + ("::json" if name == "facts" else "") for name in MUTABLE)
@@ -461,8 +499,7 @@ PG_WRITE = (
     " AS n(task_id integer, task_index integer, rule text, step text, cycle integer,"
     " anchor_at timestamptz, due_at timestamptz, duration integer, unit text,"
     " legal_source text, ladder json, next_fire_at timestamptz, ord bigint)"
-    " LEFT JOIN task_ids ON task_ids.idx = n.task_index ORDER BY n.ord RETURNING id),"
-    f" {audit.PG_APPEND_CTES.replace('{guard}', _ALIVE)}"
+    " LEFT JOIN task_ids ON task_ids.idx = n.task_index ORDER BY n.ord RETURNING id)"
     " SELECT (SELECT count(*) FROM upd_case), (SELECT array_agg(id ORDER BY id) FROM opened),"
     " (SELECT array_agg(id ORDER BY id) FROM new_tasks),"
     " (SELECT version FROM cases WHERE id = %(id)s)"  # on a conflict: the version that won
@@ -535,7 +572,6 @@ def _pg_write(target: Any, change: CaseChange) -> Any:
             ]
         ),
     )
-    params.update(audit.pg_params(change.audit))
     return target.execute(PG_WRITE, params)
 
 
@@ -595,7 +631,6 @@ def _sqlite_write(conn: sa.Connection, change: CaseChange) -> None:
             )
             .returning(Deadline.id)
         ).scalar_one()
-    audit.append(conn, change.audit)
 
 
 # --- a new case ----------------------------------------------------------------------------

@@ -313,18 +313,66 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.File("r"),
+    default=None,
+    help="An anchor printed earlier by 'casework audit anchor': fail unless the trail extends it.",
+)
+@click.option(
+    "--seal-within",
+    envvar="CASEWORK_AUDIT_SEAL_WITHIN",
+    type=click.IntRange(0, 31 * 24 * 3600),
+    default=300,
+    show_default=True,
+    help="Seconds within which every event must be sealed (0: do not check).",
+)
 @click.pass_obj
-def audit_verify(obj: CliContext) -> None:
-    """Walk every chain; exit 1 naming the first event changed, removed or inserted."""
-    from casework import audit
+def audit_verify(obj: CliContext, anchor_file: Any, seal_within: int) -> None:
+    """Walk every chain and the seals; exit 1 naming the first event changed, removed,
+    inserted or replayed, a seal removed, events left unsealed, or a cut tail."""
+    from datetime import timedelta
 
+    from casework import audit
+    from casework.clock import utcnow
+
+    saved = None
+    if anchor_file is not None:
+        try:
+            saved = json.load(anchor_file)
+        except ValueError:
+            raise click.BadParameter(
+                "not an anchor printed by 'casework audit anchor' (JSON)", param_hint="--anchor"
+            ) from None
+    within = timedelta(seconds=seal_within) if seal_within else None
     with obj.db.uow(readonly=True) as uow:
-        result = audit.verify(uow.session, uow.settings.audit_key)
-    if not result.ok:
-        click.echo(f"TAMPERED: {result.problem}", err=True)
+        key = uow.settings.audit_key
+        result = audit.verify(uow.session, key)
+        problem = result.problem if not result.ok else None
+        if problem is None and saved is not None:
+            problem = audit.check_anchor(uow.session, key, saved)
+        if problem is None and within is not None:
+            problem = audit.verify_sealed(uow.session, utcnow(), within)
+    if problem is not None:
+        click.echo(f"TAMPERED: {problem}", err=True)
         click.echo(f"({result.count} events verified before the problem)", err=True)
         sys.exit(1)
     click.echo(f"OK: {result.count} events in {result.chains} chain(s); head {result.head_hash}")
+
+
+@audit_group.command("anchor")
+@click.pass_obj
+def audit_anchor(obj: CliContext) -> None:
+    """Seal now and print the global head (JSON) to keep outside the database, for
+    'casework audit verify --anchor FILE'."""
+    from casework import audit
+    from casework.clock import utcnow
+
+    with obj.db.uow() as uow:
+        saved = audit.anchor(uow.session, uow.settings.audit_key, utcnow())
+        uow.commit()
+    click.echo(json.dumps(saved, sort_keys=True))
 
 
 @audit_group.command("seal")

@@ -370,10 +370,12 @@ def sweep(
                     _schedule(deadline, calendar)
                     if on_rung is not None:
                         on_rung(fired)
-            # In chain order: two sweepers whose batches span the same provinces take the
-            # chain heads in the same order, so they cannot deadlock on them.
-            for entry in sorted(entries, key=lambda e: audit.chain_for(e.province_code)):
-                entry.write(session, uow.settings.audit_key, now)
+            # One append for the batch: the chain heads are locked in chain order, so two
+            # sweepers whose batches span the same provinces cannot deadlock on them.
+            session.flush()
+            audit.append(
+                session.connection(), uow.settings.audit_key, [e.values(now) for e in entries]
+            )
             uow.commit()
         if fired_in_batch == 0 and uow.dialect != "postgresql":
             break

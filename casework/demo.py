@@ -191,6 +191,11 @@ def load_demo(
     fired = sweep(db, now)
     if fired:
         echo(f"Sweeping the deadlines as of now: {fired}")
+    from casework import audit
+
+    with db.uow() as uow:  # the trail so far under one seal (the scheduler seals from here on)
+        audit.seal(uow.session, uow.settings.audit_key, utcnow(), only_if_changed=True)
+        uow.commit()
     with db.uow(readonly=True) as uow:
         states = dict(
             uow.session.execute(

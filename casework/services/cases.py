@@ -498,7 +498,7 @@ def plan_event(
         opened=clocks.opened + ctx.task_clocks,
         new_tasks=ctx.new_tasks,
         superseded_tasks=ctx.superseded_tasks,
-        audit=entry.values(store.settings.audit_key, now),
+        audit=entry.values(now),
     )
 
 

@@ -373,7 +373,7 @@ class Intake:
                     case, actor, "receive", None, "received", {"report_id": report_id}, now
                 ),
                 opened=clocks.opened,
-                audit=entry.values(store.settings.audit_key, now),
+                audit=entry.values(now),
             )
         )
         if self.data.get("auto_transfer", True):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from casework import audit
 from casework.cli import main
-from casework.models import AuditChain, AuditEvent
+from casework.models import AuditChain, AuditEvent, AuditSeal
 from casework.services.cases import get_case
 from tests.conftest import at
 from tests.helpers import case_in, open_case
@@ -185,15 +188,173 @@ def relink_without(db, removed) -> None:
         uow.commit()
 
 
-def test_a_removal_relinked_without_the_key_is_caught_by_a_seal(db, people) -> None:
+def test_a_removal_relinked_without_the_key_is_caught_without_any_seal(db, people) -> None:
+    # No seal at all: each MAC covers its event's place, so re-linking needs the key.
     case_in(db, people, "plan_drafting")
-    with db.uow() as uow:
-        audit.seal(uow.session, uow.settings.audit_key, at("2027-02-04T00:00:00"))
-        uow.commit()
-    relink_without(db, events(db)[2])
+    chain = events(db)
+    relink_without(db, chain[2])
     result = verify(db)
     assert not result.ok
-    assert "seal 1" in result.problem and "rewritten" in result.problem
+    assert result.event_id == chain[3].id  # the first event moved without its MAC
+    assert "its MAC does not match" in result.problem or "not part of the chain" in result.problem
+
+
+def test_a_renumbered_chain_is_caught(db, people) -> None:
+    # Deleting an event and closing the gap in the numbers only (links left alone).
+    case_in(db, people, "plan_drafting")
+    chain = events(db)
+    with db.uow() as uow:
+        uow.session.delete(uow.session.get(AuditEvent, chain[2].id))
+        uow.session.flush()
+        for event in chain[3:]:
+            uow.session.get(AuditEvent, event.id).seq -= 1
+            uow.session.flush()
+        uow.session.get(AuditChain, "48").seq -= 1
+        uow.commit()
+    result = verify(db)
+    assert not result.ok and result.event_id == chain[3].id
+
+
+def test_a_replayed_event_is_caught(db, people) -> None:
+    # A genuine event copied to the end of its chain, linked and numbered correctly, and the
+    # head moved on: the copy's MAC names its original place.
+    case_in(db, people, "plan_drafting")
+    chain = events(db)
+    genuine, last = chain[4], chain[-1]
+    with db.uow() as uow:
+        copy = AuditEvent(
+            chain=genuine.chain,
+            seq=last.seq + 1,
+            occurred_at=genuine.occurred_at,
+            actor_id=genuine.actor_id,
+            actor=genuine.actor,
+            action=genuine.action,
+            case_id=genuine.case_id,
+            summary=genuine.summary,
+            mac=genuine.mac,
+            prev_hash=last.hash,
+        )
+        copy.hash = audit.link_hash(copy.prev_hash, copy.seq, copy.mac)
+        uow.session.add(copy)
+        head = uow.session.get(AuditChain, "48")
+        head.seq, head.prev_hash, head.head_hash = copy.seq, last.hash, copy.hash
+        uow.commit()
+        copy_id = copy.id
+    result = verify(db)
+    assert not result.ok and result.event_id == copy_id
+    assert "MAC does not match" in result.problem
+
+
+def cut_tail(db, count: int) -> None:
+    """Without the key: delete the chain's last events and roll its head back."""
+    chain = events(db)
+    keep = chain[-count - 1]
+    with db.uow() as uow:
+        for event in chain[-count:]:
+            uow.session.delete(uow.session.get(AuditEvent, event.id))
+        head = uow.session.get(AuditChain, "48")
+        head.seq, head.prev_hash, head.head_hash = keep.seq, keep.prev_hash, keep.hash
+        uow.commit()
+
+
+def seal_at(db, when: str):
+    with db.uow() as uow:
+        row = audit.seal(uow.session, uow.settings.audit_key, at(when))
+        uow.commit()
+        return row.id
+
+
+def test_a_cut_tail_is_caught_by_the_seal_that_covered_it(db, people) -> None:
+    case_in(db, people, "plan_drafting")
+    seal_at(db, "2027-02-04T00:00:00")
+    cut_tail(db, 2)
+    result = verify(db)
+    assert not result.ok and "seal 1" in result.problem and "cut" in result.problem
+
+
+def test_deleted_seals_are_caught(db, people) -> None:
+    case_in(db, people, "specific_assessment")
+    seal_at(db, "2027-02-04T00:00:00")
+    middle = seal_at(db, "2027-02-04T00:01:00")
+    seal_at(db, "2027-02-04T00:02:00")
+    with db.engine.begin() as conn:  # a seal from the middle: the next one does not follow
+        conn.execute(sa.delete(AuditSeal).where(AuditSeal.id == middle))
+    result = verify(db)
+    assert not result.ok and f"seal {middle + 1} was changed, removed or inserted" in result.problem
+
+
+def test_a_cut_tail_with_its_seals_deleted_is_caught_when_nothing_sealed_it_in_time(
+    db, people
+) -> None:
+    # Events, a seal, more events, a second seal; then the second seal and the events it
+    # covered are deleted. The events after the first seal are long past the sealing interval.
+    open_case(db, people)  # at 09:10
+    seal_at(db, "2027-02-03T09:20:00")
+    with db.uow(readonly=True) as uow:
+        covered = uow.session.get(AuditChain, "48").seq
+    case = open_case(
+        db,
+        people,
+        now=at("2027-02-03T10:00:00"),
+        child={"full_name": "Lê Thị Mai", "sex": "female", "age_years": 5},
+    )
+    get_case(db, people["officer"], case["id"], now=at("2027-02-03T10:00:00"))
+    second = seal_at(db, "2027-02-03T10:01:00")
+    within = timedelta(minutes=5)
+
+    def check(now: str):
+        with db.uow(readonly=True) as uow:
+            return audit.verify(uow.session, uow.settings.audit_key, at(now), within)
+
+    assert check("2027-02-03T12:00:00").ok  # everything sealed in time
+    with db.engine.begin() as conn:
+        conn.execute(sa.delete(AuditSeal).where(AuditSeal.id == second))
+    assert verify(db).ok  # the chain itself is whole: only the seals tell
+    stale = check("2027-02-03T12:00:00")
+    assert not stale.ok and f"from seq {covered + 1}" in stale.problem
+    assert "not sealed within 300 s" in stale.problem
+    assert check("2027-02-03T10:03:00").ok  # still within the interval: not yet a problem
+
+
+def test_nothing_sealed_at_all_fails_once_the_interval_passed(db, people) -> None:
+    open_case(db, people)
+    with db.uow(readonly=True) as uow:
+        first = uow.session.scalar(sa.select(sa.func.min(AuditEvent.occurred_at)))
+        late = audit.verify(
+            uow.session, uow.settings.audit_key, first + timedelta(hours=1), timedelta(minutes=5)
+        )
+    assert not late.ok and "there is no seal" in late.problem
+
+
+def test_the_anchor_catches_a_truncated_tail_and_deleted_seals(
+    db, people, db_url, tmp_path
+) -> None:
+    case_in(db, people, "plan_drafting")
+    runner = CliRunner()
+    env = {"CASEWORK_AUDIT_KEY": "test-audit-key", "CASEWORK_AUDIT_SEAL_WITHIN": "0"}
+    printed = runner.invoke(main, ["--database-url", db_url, "audit", "anchor"], env=env)
+    assert printed.exit_code == 0, printed.output
+    saved = json.loads(printed.output)
+    assert saved["heads"]["48"]["seq"] == events(db)[-1].seq and len(saved["hash"]) == 64
+    anchor_file = tmp_path / "anchor.json"
+    anchor_file.write_text(printed.output)
+    args = ["--database-url", db_url, "audit", "verify", "--anchor", str(anchor_file)]
+    assert runner.invoke(main, args, env=env).exit_code == 0
+    # The attacker cuts the tail and removes every seal that saw it.
+    cut_tail(db, 2)
+    with db.engine.begin() as conn:
+        conn.execute(sa.delete(AuditSeal))
+    assert verify(db).ok  # nothing inside the database tells any more
+    bad = runner.invoke(main, args, env=env)
+    assert bad.exit_code == 1 and "anchored seal" in bad.output
+    # An anchor edited by hand (or made with another key) is refused.
+    saved["heads"]["48"]["seq"] -= 2
+    anchor_file.write_text(json.dumps(saved))
+    forged = runner.invoke(main, args, env=env)
+    assert forged.exit_code == 1 and "altered" in forged.output
+    anchor_file.write_text("not json")
+    unreadable = runner.invoke(main, args, env=env)
+    assert unreadable.exit_code == 2 and "--anchor" in unreadable.output
 
 
 def test_reads_of_a_case_are_audited(db, people) -> None:
