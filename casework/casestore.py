@@ -311,9 +311,12 @@ class CaseStore:
             cursor = self._raw.info["casework_cursor"] = self.driver().cursor()
         return cursor
 
-    def load(self, case_id: int) -> CaseRow | None:
+    def load(self, case_id: int, lock: bool = False) -> CaseRow | None:
+        """The case, its clocks and tasks. `lock`: inside a transaction, hold the case row
+        until it ends (PostgreSQL; SQLite's store holds the write lock already)."""
         if self.postgres:
-            row = self.cursor().execute(PG_LOAD, (case_id,)).fetchone()
+            sql = PG_LOAD + " FOR NO KEY UPDATE OF cases" if lock else PG_LOAD
+            row = self.cursor().execute(sql, (case_id,)).fetchone()
             if row is None:
                 return None
             return _case_from_row(
@@ -663,6 +666,7 @@ _CHILD_COLUMNS = (
     "age_as_of",
     "residence_unit_id",
     "address",
+    "national_id",
     "identifiers",
     "created_at",
 )
@@ -680,7 +684,7 @@ _REPORT_COLUMNS = (
     "created_at",
     "linked_to_existing",
 )
-_JSON = {"identifiers", "facts", "reporter", "abuse_types"}
+_JSON = {"identifiers", "facts", "reporter", "abuse_types", "reasons"}
 
 
 def _placeholders(prefix: str, names: tuple[str, ...]) -> str:
@@ -750,6 +754,29 @@ def _pg_insert(store: CaseStore, table: str, values: dict[str, Any]) -> int:
     )
     params = {name: _pg_value(name, value) for name, value in values.items()}
     return int(store.driver().execute(sql, params).fetchone()[0])
+
+
+def insert_rows(store: CaseStore, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows whose ids nobody needs (on PostgreSQL sent without waiting: batched
+    with what follows inside `batch()`)."""
+    if not rows:
+        return
+    if not store.postgres:
+        store.conn.execute(sa.insert(table), rows)
+        return
+    # The model's scalar defaults, as SQLAlchemy would fill them in.
+    defaults = {
+        column.name: column.default.arg  # type: ignore[attr-defined]
+        for column in table.columns
+        if column.default is not None and column.default.is_scalar
+    }
+    for values in rows:
+        row = {**defaults, **values}
+        names = tuple(row)
+        store.driver().execute(
+            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({_placeholders('', names)})",
+            {name: _pg_value(name, value) for name, value in row.items()},
+        )
 
 
 def insert_report(store: CaseStore, values: dict[str, Any]) -> int:

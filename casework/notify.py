@@ -411,3 +411,67 @@ def deliver(db: Database, smtp: SmtpSettings, now: datetime, limit: int = 100) -
         if counts["retry"] and counts["sent"] == 0 and counts["retry"] >= 3:
             break  # the server is away: try again on the next tick, not 100 times now
     return counts
+
+
+# --- notices of what people did (not deadlines) ------------------------------------------
+
+EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "vi": {
+        "case.report_linked": (
+            "[{ref}] Có tin báo mới về trẻ của ca",
+            "Ca {ref}: đã tiếp nhận thêm một tin báo về trẻ của ca này.\n{link}",
+        ),
+        "case.report_reopened": (
+            "[{ref}] Ca đã kết thúc được mở lại do có tin báo mới",
+            "Ca {ref}: có tin báo mới về trẻ nên ca được mở lại; cần đánh giá ban đầu.\n{link}",
+        ),
+    },
+    "en": {
+        "case.report_linked": (
+            "[{ref}] A new report on the case's child",
+            "Case {ref}: another report on this case's child was received.\n{link}",
+        ),
+        "case.report_reopened": (
+            "[{ref}] Closed case reopened by a new report",
+            "Case {ref}: a new report on the child reopened the case; an initial "
+            "assessment is due.\n{link}",
+        ),
+    },
+}
+
+
+def case_staff(session: Session, unit_id: int, assignee_id: int | None) -> list[User]:
+    """Who hears of something new on a case: its officer (every officer of the commune
+    while nobody is assigned) and the commune's chairs."""
+    officers = (
+        User.id == assignee_id
+        if assignee_id is not None
+        else sa.and_(User.role == Role.OFFICER, User.unit_id == unit_id)
+    )
+    chairs = sa.and_(User.role == Role.CHAIR, User.unit_id == unit_id)
+    return _active(session, sa.or_(officers, chairs))
+
+
+def notice_rows(
+    users: list[User], kind: str, case_id: int, reference: str, base_url: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Inbox + outbox rows for `users`, each in the user's language: a case reference and a
+    link, never a name."""
+    link = f"{base_url.rstrip('/')}/cases/{case_id}"
+    rows = []
+    for user in users:
+        lang = user.locale if user.locale in EVENT_TEMPLATES else "vi"
+        subject, body = EVENT_TEMPLATES[lang][kind]
+        rows.append(
+            {
+                "user_id": user.id,
+                "case_id": case_id,
+                "kind": kind,
+                "subject": subject.format(ref=reference, link=link),
+                "body": body.format(ref=reference, link=link),
+                "created_at": now,
+                "mail_status": MailStatus.PENDING if user.email else MailStatus.NONE,
+                "next_attempt_at": now if user.email else None,
+            }
+        )
+    return rows

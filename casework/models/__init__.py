@@ -9,10 +9,12 @@ from casework.models.cases import (
     Deadline,
     DeadlineStatus,
     FiredRung,
+    MatchStatus,
     PlanTask,
     PlanTaskStatus,
     Report,
     ReportKind,
+    ReportMatch,
 )
 from casework.models.notifications import MailStatus, Notification
 from casework.models.settings import DeadlineOverride
@@ -50,6 +52,8 @@ __all__ = [
     "PlanTaskStatus",
     "Report",
     "ReportKind",
+    "ReportMatch",
+    "MatchStatus",
     "Role",
     "UnitLevel",
     "User",

@@ -32,6 +32,9 @@ class Child(Base):
         sa.ForeignKey("administrative_units.id"), index=True
     )
     address: Mapped[str] = mapped_column(sa.String(300), default="")
+    #: The 12-digit personal identification number (số định danh cá nhân), when known:
+    #: the one piece of evidence that links a report to a case on its own.
+    national_id: Mapped[str | None] = mapped_column(sa.String(12), index=True)
     identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
 
@@ -77,6 +80,31 @@ class Report(Base):
 
     child: Mapped[Child | None] = relationship()
     incident_unit: Mapped[AdministrativeUnit | None] = relationship()
+
+
+class MatchStatus(enum.StrEnum):
+    OPEN = "open"  # for a person to confirm or reject
+    CONFIRMED = "confirmed"  # the same child
+    REJECTED = "rejected"  # a different child
+
+
+class ReportMatch(Base):
+    """A case that may be about the same child as a report, on evidence too weak to link
+    them automatically (a folded name, an age instead of a date, another commune): recorded
+    on the report for a person to confirm or reject."""
+
+    __tablename__ = "report_matches"
+    __table_args__ = (sa.UniqueConstraint("report_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("reports.id"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    #: Why it may be the same child, e.g. ["name_folded", "birth_year", "commune"].
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(sa.String(16), default=MatchStatus.OPEN)
+    created_at: Mapped[datetime]
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
 
 
 class Case(Base):

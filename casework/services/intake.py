@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
-from casework import audit
+from casework import audit, notify, scope
 from casework.casestore import (
     CaseChange,
     CaseRow,
@@ -19,17 +19,28 @@ from casework.casestore import (
     create_case,
     insert_child,
     insert_report,
+    insert_rows,
     open_store,
 )
 from casework.clock import utcnow
 from casework.db import Database
 from casework.deadlines import on_state_entered, province_calendar, province_rules
-from casework.errors import ValidationError
-from casework.models import Case, Child, ReportKind, Role, User
-from casework.services.cases import event_view, history_row, plan_event
+from casework.errors import Conflict, NotFound, ValidationError
+from casework.models import (
+    Case,
+    Child,
+    MatchStatus,
+    Notification,
+    ReportKind,
+    ReportMatch,
+    Role,
+    User,
+)
+from casework.services.cases import _unit_of, event_view, history_row, plan_event
 from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
 from workflows.spec import (
+    Cleaner,
     FieldError,
     FieldSpec,
     boolean,
@@ -70,6 +81,59 @@ CHILD_AGE_LIMIT = 16
 #: Clock skew tolerated between an intake point's clock and ours.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
+#: Characters that show nothing but make two names differ: format characters (zero-width
+#: space and joiners, direction marks, soft hyphen, BOM — Unicode category Cf), the
+#: combining grapheme joiner, variation selectors and Hangul fillers.
+_INVISIBLE_EXTRA = frozenset(
+    "\u034f\u115f\u1160\u3164\uffa0" + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+)
+
+
+def visible(value: str) -> str:
+    """`value` in NFC with every invisible character removed (kept diacritics and all)."""
+    return unicodedata.normalize(
+        "NFC",
+        "".join(
+            ch for ch in value if unicodedata.category(ch) != "Cf" and ch not in _INVISIBLE_EXTRA
+        ),
+    )
+
+
+def person_name(max_length: int) -> Cleaner:
+    """A person's name: invisible characters removed before it is stored or compared."""
+    base = text(max_length)
+
+    def clean(value: Any, path: str) -> str:
+        return base(visible(value) if isinstance(value, str) else value, path)
+
+    return clean
+
+
+def national_id() -> Cleaner:
+    """The 12-digit personal identification number (số định danh cá nhân): a 3-digit code
+    of the place of birth registration (001–096), a digit for century and sex, the last two
+    digits of the birth year, six digits."""
+
+    def clean(value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value.isascii() or not value.strip().isdigit():
+            raise FieldError(path, "must be the 12 digits of a personal identification number")
+        value = value.strip()
+        if len(value) != 12:
+            raise FieldError(path, "must be the 12 digits of a personal identification number")
+        if not 1 <= int(value[:3]) <= 96:
+            raise FieldError(path, "the first three digits (place of birth) must be 001–096")
+        return value
+
+    return clean
+
+
+def _id_century_and_sex(number: str) -> tuple[int, str]:
+    """What the 4th digit says: 0/1 born in the 1900s, 2/3 the 2000s, 4/5 the 2100s...;
+    even male, odd female."""
+    digit = int(number[3])
+    return 1900 + 100 * (digit // 2), ("male", "female")[digit % 2]
+
+
 REPORT_FIELDS = (
     FieldSpec("kind", choice(*(kind.value for kind in ReportKind))),
     FieldSpec("channel", choice(*CHANNELS)),
@@ -77,7 +141,7 @@ REPORT_FIELDS = (
     FieldSpec(
         "reporter",
         record(
-            FieldSpec("name", text(200), required=False),
+            FieldSpec("name", person_name(200), required=False),
             FieldSpec("phone", text(20), required=False),
             FieldSpec("relation", text(100), required=False),
             FieldSpec("anonymous", boolean(), required=False),
@@ -87,8 +151,9 @@ REPORT_FIELDS = (
     FieldSpec(
         "child",
         record(
-            FieldSpec("full_name", text(200), required=False),
+            FieldSpec("full_name", person_name(200), required=False),
             FieldSpec("sex", choice(*SEXES), required=False),
+            FieldSpec("national_id", national_id(), required=False),
             FieldSpec("birth_date", iso_date(), required=False),
             FieldSpec("age_years", integer(0, CHILD_AGE_LIMIT - 1), required=False),
             FieldSpec("unit_code", text(8), required=False),
@@ -109,10 +174,19 @@ REPORT_FIELDS = (
 
 
 def name_key(full_name: str) -> str:
-    """Accent-free, lower-case, single-spaced: 'Nguyễn Thị  Hoà' -> 'nguyen thi hoa'."""
-    decomposed = unicodedata.normalize("NFD", full_name.replace("đ", "d").replace("Đ", "D"))
+    """Accent-free, lower-case, single-spaced: 'Nguyễn Thị  Hoà' -> 'nguyen thi hoa'. For
+    finding *possible* matches only: folding merges different names (Hà, Hạ, Hả)."""
+    decomposed = unicodedata.normalize(
+        "NFD", visible(full_name).replace("đ", "d").replace("Đ", "D")
+    )
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.lower().split())
+
+
+def exact_name_key(full_name: str) -> str:
+    """The name as written — diacritics kept — up to case, spacing, Unicode form and
+    invisible characters: what a certain match compares."""
+    return " ".join(visible(full_name).casefold().split())
 
 
 def validate_report(payload: Any, now: datetime) -> dict[str, Any]:
@@ -136,6 +210,21 @@ def validate_report(payload: Any, now: datetime) -> dict[str, Any]:
             raise ValidationError(
                 {"child.birth_date": "the person is 16 or older: not a child (Luật Trẻ em Art. 1)"}
             )
+    if "national_id" in child:
+        century, sex = _id_century_and_sex(child["national_id"])
+        if child.get("sex") in ("female", "male") and child["sex"] != sex:
+            raise ValidationError(
+                {"child.national_id": f"its 4th digit says {sex}, the report says {child['sex']}"}
+            )
+        if "birth_date" in child:
+            born = date.fromisoformat(child["birth_date"])
+            if (
+                born.year // 100 * 100 != century
+                or int(child["national_id"][4:6]) != born.year % 100
+            ):
+                raise ValidationError(
+                    {"child.national_id": "its digits 4–6 do not match the birth date"}
+                )
     if data["kind"] == ReportKind.ABUSE_REPORT:
         missing = {}
         if "child" not in data:
@@ -160,15 +249,37 @@ def _age(born: date, on: date) -> int:
 
 
 @dataclass
+class PossibleMatch:
+    """A possible match as the reporter is shown it: the case when the reporter may see it,
+    otherwise only that another unit holds it."""
+
+    reasons: list[str]
+    case_id: int | None = None
+    reference: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.case_id is None:
+            return {"held_by_another_unit": True, "reasons": self.reasons}
+        return {"case_id": self.case_id, "reference": self.reference, "reasons": self.reasons}
+
+
+@dataclass
 class IntakeResult:
     report_id: int
     kind: str
+    #: The case as the reporter may see it; None for advice, and for a report linked to a
+    #: case the reporter may not see (then `passed_to` names the unit that holds it).
     case: dict[str, Any] | None
     linked: bool = False
     reopened: bool = False
+    passed_to: dict[str, str] | None = None
+    possible_matches: list[PossibleMatch] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"report_id": self.report_id, "kind": self.kind}
+        if self.passed_to is not None:
+            # Received and passed on: nothing about a case outside the reporter's scope.
+            body["passed_to"] = self.passed_to
         if self.case is not None:
             body.update(
                 case_id=self.case["id"],
@@ -187,74 +298,197 @@ class IntakeResult:
                 linked_to_existing_case=self.linked,
                 reopened=self.reopened,
             )
+        if self.possible_matches:
+            body["possible_matches"] = [match.to_dict() for match in self.possible_matches]
         return body
 
 
 def _serialise_same_child(store: CaseStore, child: dict[str, Any]) -> None:
     """Two reports on the same child arriving at once must end in one case, not two: on
-    PostgreSQL they queue on a transaction-scoped advisory lock keyed by the child's name
-    (SQLite's writers are serialised already)."""
+    PostgreSQL they queue on transaction-scoped advisory locks keyed by the child's folded
+    name and personal number, taken in order (SQLite's writers are serialised already)."""
     if not store.postgres:
         return
-    digest = hashlib.sha256(name_key(child["full_name"]).encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
-    store.driver().execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+    names = [name_key(child["full_name"])]
+    if child.get("national_id"):
+        names.append("id:" + child["national_id"])
+    for name in sorted(names):
+        digest = hashlib.sha256(name.encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        store.driver().execute("SELECT pg_advisory_xact_lock(%s)", (key,))
 
 
-def _existing_case_query(by_birth_date: bool, by_residence: bool) -> sa.Select[Any]:
-    """A case on the same child: same name, same birth date (or age ±1), same place; an
-    open case before a closed one, the latest first. Locked: the report is linked to it."""
-    statement = (
-        sa.select(Case.id)
-        .join(Child, Case.child_id == Child.id)
-        .where(Child.name_key == sa.bindparam("key"))
-    )
-    if by_birth_date:
-        statement = statement.where(Child.birth_date == sa.bindparam("birth"))
-    else:
-        statement = statement.where(
-            Child.age_years.between(sa.bindparam("low"), sa.bindparam("high"))
-        )
-    place = Child.residence_unit_id if by_residence else Case.unit_id
+@dataclass
+class Candidate:
+    """A case on a child who may be the report's: the case's place and the child's data."""
+
+    id: int
+    reference: str
+    unit_id: int
+    province_code: str
+    created_by_id: int | None
+    full_name: str
+    sex: str
+    birth_date: date | None
+    age_years: int | None
+    age_as_of: date | None
+    residence_unit_id: int | None
+    national_id: str | None
+
+
+#: At most this many cases on one folded name are weighed (the latest first).
+MAX_CANDIDATES = 50
+
+
+def _candidates_query() -> Any:
+    """Cases on a child with the same folded name or the same personal number, an open case
+    before a closed one, the latest first."""
     return (
-        statement.where(place == sa.bindparam("unit"))
-        .order_by((Case.state == "closed").asc(), Case.received_at.desc())
-        .limit(1)
-        .with_for_update(of=Case, key_share=True)
+        sa.select(
+            Case.id,
+            Case.reference,
+            Case.unit_id,
+            Case.province_code,
+            Case.created_by_id,
+            Child.full_name,
+            Child.sex,
+            Child.birth_date,
+            Child.age_years,
+            Child.age_as_of,
+            Child.residence_unit_id,
+            Child.national_id,
+        )
+        .join(Child, Case.child_id == Child.id)
+        .where(
+            sa.or_(Child.name_key == sa.bindparam("key"), Child.national_id == sa.bindparam("nid"))
+        )
+        .order_by((Case.state == "closed").asc(), Case.received_at.desc(), Case.id.desc())
+        .limit(MAX_CANDIDATES)
     )
 
 
 @cache
-def _pg_existing_case_sql(by_birth_date: bool, by_residence: bool) -> tuple[str, dict[str, Any]]:
+def _pg_candidates_sql() -> tuple[str, dict[str, Any]]:
     """The same query as PostgreSQL text, for the store's bare connection (compiled once)."""
     from sqlalchemy.dialects.postgresql import psycopg
 
-    compiled = _existing_case_query(by_birth_date, by_residence).compile(dialect=psycopg.dialect())
+    compiled = _candidates_query().compile(dialect=psycopg.dialect())
     return str(compiled), dict(compiled.params)
 
 
-def _find_existing_case(
+def _candidates(store: CaseStore, child: dict[str, Any]) -> list[Candidate]:
+    params = {"key": name_key(child["full_name"]), "nid": child.get("national_id")}
+    if store.postgres:
+        # On the store's own connection: sent in the same round trip as the lock before it.
+        sql, defaults = _pg_candidates_sql()
+        rows = store.driver().execute(sql, {**defaults, **params}).fetchall()
+    else:
+        rows = list(store.conn.execute(_candidates_query(), params))
+    return [Candidate(*row) for row in rows]
+
+
+def _age_on(candidate: Candidate, day: date) -> int | None:
+    if candidate.birth_date is not None:
+        return _age(candidate.birth_date, day)
+    if candidate.age_years is not None and candidate.age_as_of is not None:
+        return candidate.age_years + (day - candidate.age_as_of).days // 365
+    return None
+
+
+def _certain(child: dict[str, Any], residence: CommuneRef | None, other: Candidate) -> bool:
+    """The same child beyond doubt: the same personal number; or the same name as written,
+    the same (known) sex, the same birth date and the same residence commune — and no
+    personal numbers that differ."""
+    number = child.get("national_id")
+    if number and other.national_id:
+        return bool(number == other.national_id)
+    return (
+        residence is not None
+        and child.get("sex") in ("female", "male")
+        and "birth_date" in child
+        and other.sex == child["sex"]
+        and other.birth_date == date.fromisoformat(child["birth_date"])
+        and other.residence_unit_id == residence.id
+        and exact_name_key(other.full_name) == exact_name_key(child["full_name"])
+    )
+
+
+def _weak_reasons(
+    child: dict[str, Any],
+    residence: CommuneRef | None,
+    incident: CommuneRef,
+    other: Candidate,
+    received: date,
+) -> list[str]:
+    """Why `other` may be the same child on weaker evidence (a person decides), or [] when
+    it is not worth a look: a folded name, a compatible birth year or age, the same commune."""
+    if child.get("national_id") and other.national_id:
+        return []  # two different personal numbers: two different people
+    if name_key(other.full_name) != name_key(child["full_name"]):
+        return []
+    reasons = [
+        "name"
+        if exact_name_key(other.full_name) == exact_name_key(child["full_name"])
+        else "name_folded"
+    ]
+    if "birth_date" in child and other.birth_date is not None:
+        born = date.fromisoformat(child["birth_date"])
+        if born == other.birth_date:
+            reasons.append("birth_date")
+        elif born.year == other.birth_date.year:
+            reasons.append("birth_year")
+        else:
+            return []
+    else:
+        age = child.get("age_years")
+        if age is None and "birth_date" in child:
+            age = _age(date.fromisoformat(child["birth_date"]), received)
+        theirs = _age_on(other, received)
+        if age is None or theirs is None or abs(age - theirs) > 1:
+            return []
+        reasons.append("age")
+    places = {incident.id} | ({residence.id} if residence is not None else set())
+    if other.residence_unit_id in places or other.unit_id in places:
+        reasons.append("commune")
+    else:
+        return []
+    if child.get("sex") in ("female", "male") and other.sex == child["sex"]:
+        reasons.append("sex")
+    return reasons
+
+
+@dataclass
+class Matches:
+    """What the search found: the case to link the report to (certain evidence only) and
+    the cases that may be the same child (for a person to confirm or reject)."""
+
+    certain: Candidate | None
+    possible: list[tuple[Candidate, list[str]]]
+
+
+def _find_matches(
     store: CaseStore,
     child: dict[str, Any],
     residence: CommuneRef | None,
     incident: CommuneRef,
-) -> CaseRow | None:
-    by_birth_date = "birth_date" in child
-    params: dict[str, Any] = {"key": name_key(child["full_name"])}
-    if by_birth_date:
-        params["birth"] = date.fromisoformat(child["birth_date"])
-    else:
-        params.update(low=child["age_years"] - 1, high=child["age_years"] + 1)
-    params["unit"] = residence.id if residence is not None else incident.id
-    if store.postgres:
-        # On the store's own connection: sent in the same round trip as the lock before it.
-        sql, defaults = _pg_existing_case_sql(by_birth_date, residence is not None)
-        row = store.driver().execute(sql, {**defaults, **params}).fetchone()
-        case_id = row[0] if row is not None else None
-    else:
-        query = _existing_case_query(by_birth_date, residence is not None)
-        case_id = store.conn.scalar(query, params)
-    return store.load(case_id) if case_id is not None else None
+    received: date,
+) -> Matches:
+    candidates = _candidates(store, child)
+    number = child.get("national_id")
+    by_number = [c for c in candidates if number and c.national_id == number]
+    certain = next(iter(by_number), None) or next(
+        (c for c in candidates if _certain(child, residence, c)), None
+    )
+    possible = []
+    seen_children: set[int] = set()
+    for candidate in candidates:
+        if certain is not None and candidate.id == certain.id:
+            continue
+        reasons = _weak_reasons(child, residence, incident, candidate, received)
+        if reasons and candidate.id not in seen_children:
+            seen_children.add(candidate.id)
+            possible.append((candidate, reasons))
+    return Matches(certain, possible)
 
 
 def record_report(
@@ -278,10 +512,36 @@ def record_report(
         province_rules(store, "case", intake.incident.province_code)
         province_calendar(store, intake.incident.province_code)
         with store.batch(), store.transaction():
-            report_id, case, linked, reopened = intake.abuse_report()
-        # The answer is built once the writes are settled, outside the batch.
+            report_id, case, linked, reopened, matches = intake.abuse_report()
+        # The answer is built once the writes are settled, outside the batch; it shows only
+        # what the reporter may see (out of scope looks like "not found" here too).
+        session = lambda: store.session  # noqa: E731
+        possible = [
+            PossibleMatch(reasons, candidate.id, candidate.reference)
+            if scope.may_see(session, actor, cast(CaseRow, candidate))  # the same fields
+            else PossibleMatch(reasons)
+            for candidate, reasons in matches
+        ]
+        if not scope.may_see(session, actor, case):
+            code, name = _unit_of(store, case.unit_id)
+            return IntakeResult(
+                report_id,
+                data["kind"],
+                None,
+                linked=linked,
+                reopened=reopened,
+                passed_to={"unit_code": code, "unit_name": name},
+                possible_matches=possible,
+            )
         view = event_view(store, case, actor, now)
-        return IntakeResult(report_id, data["kind"], view, linked=linked, reopened=reopened)
+        return IntakeResult(
+            report_id,
+            data["kind"],
+            view,
+            linked=linked,
+            reopened=reopened,
+            possible_matches=possible,
+        )
 
 
 class Intake:
@@ -332,17 +592,25 @@ class Intake:
         )
         return IntakeResult(report_id, self.data["kind"], None)
 
-    def abuse_report(self) -> tuple[int, CaseRow, bool, bool]:
-        """(report id, case, linked to an existing case, reopened it). On PostgreSQL three
-        round trips: lock + id reservation + search, then every write, then commit."""
+    def abuse_report(
+        self,
+    ) -> tuple[int, CaseRow, bool, bool, list[tuple[Candidate, list[str]]]]:
+        """(report id, case, linked to an existing case, reopened it, possible matches). On
+        PostgreSQL three round trips for a new case: lock + id reservation + search, then
+        every write with the chain head's lock, then the audit events and the commit."""
         store, actor, now, incident = self.store, self.actor, self.now, self.incident
         assert incident is not None
         _serialise_same_child(store, self.child)
         reserved = store.reserve_ids()
-        existing = _find_existing_case(store, self.child, self.residence, incident)
-        if existing is not None:
+        found = _find_matches(
+            store, self.child, self.residence, incident, self.data["received_at"].date()
+        )
+        if found.certain is not None:
+            existing = store.load(found.certain.id, lock=True)
+            assert existing is not None
             report_id, reopened = _link(store, actor, self.report, existing, now)
-            return report_id, existing, True, reopened
+            _record_matches(store, report_id, found.possible, now)
+            return report_id, existing, True, reopened, found.possible
         case = _new_case(incident, self.data, actor, now)
         child = _child_values(self.child, self.residence, now)
         report_id = create_case(store, child, case, self.report, reserved)
@@ -378,8 +646,8 @@ class Intake:
         )
         if self.data.get("auto_transfer", True):
             store.write(plan_event(store, case, actor, "transfer", {}, now))
-        store.settle()
-        return report_id, case, False, False
+        _record_matches(store, report_id, found.possible, now)
+        return report_id, case, False, False, found.possible
 
 
 def _child_values(
@@ -394,6 +662,7 @@ def _child_values(
         "age_as_of": now.date() if "age_years" in data else None,
         "residence_unit_id": residence.id if residence else None,
         "address": data.get("address", ""),
+        "national_id": data.get("national_id"),
         "identifiers": {},
         "created_at": now,
     }
@@ -455,6 +724,79 @@ def _link(
         ),
         now,
     )
-    store.settle()
-    # Lean: the intake point learns which case it joined (event_view), not its contents.
+    # The unit that holds the case hears of the new report (whoever recorded it, wherever).
+    kind = "case.report_reopened" if reopened else "case.report_linked"
+    staff = notify.case_staff(store.session, case.unit_id, case.assignee_id)
+    base_url = str(store.settings.extra.get("base_url", ""))
+    insert_rows(
+        store,
+        Notification.__table__,  # type: ignore[arg-type]
+        notify.notice_rows(staff, kind, case.id, case.reference, base_url, now),
+    )
     return report_id, reopened
+
+
+def _record_matches(
+    store: CaseStore,
+    report_id: int,
+    possible: list[tuple[Candidate, list[str]]],
+    now: datetime,
+) -> None:
+    """Possible matches stay on the report, for a person to confirm or reject."""
+    insert_rows(
+        store,
+        ReportMatch.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "report_id": report_id,
+                "case_id": candidate.id,
+                "reasons": reasons,
+                "status": MatchStatus.OPEN,
+                "created_at": now,
+            }
+            for candidate, reasons in possible
+        ],
+    )
+
+
+def decide_match(
+    db: Database, actor: User, match_id: Any, same_child: Any, now: datetime | None = None
+) -> dict[str, Any]:
+    """A person of the unit that holds the matched case confirms (the same child) or
+    rejects (a different child) a possible match recorded on a report. Audited; decided once.
+    Linking the report's own case into the matched one is a workflow step of its own."""
+    now = now or utcnow()
+    if isinstance(match_id, bool) or not isinstance(match_id, int):
+        raise ValidationError({"match_id": "must be a possible match's number"})
+    if not isinstance(same_child, bool):
+        raise ValidationError({"same_child": "must be true (the same child) or false"})
+    if actor.role not in (Role.OFFICER, Role.CHAIR, Role.PROVINCE):
+        raise NotFound(f"possible match {match_id} not found")
+    with db.uow() as uow:
+        session = uow.session
+        match = session.scalars(
+            sa.select(ReportMatch)
+            .join(Case, ReportMatch.case_id == Case.id)
+            .where(ReportMatch.id == match_id, scope.case_filter(actor))
+            .with_for_update(of=ReportMatch)
+        ).first()
+        if match is None:
+            raise NotFound(f"possible match {match_id} not found")
+        if match.status != MatchStatus.OPEN:
+            raise Conflict(f"possible match {match_id} was already decided ({match.status})")
+        match.status = MatchStatus.CONFIRMED if same_child else MatchStatus.REJECTED
+        match.decided_by_id, match.decided_at = actor.id, now
+        case = session.get(Case, match.case_id)
+        assert case is not None
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="case.match_confirmed" if same_child else "case.match_rejected",
+            now=now,
+            province_code=case.province_code,
+            case_id=case.id,
+            summary={"report_id": match.report_id, "match_id": match.id},
+        )
+        uow.commit()
+        return {"id": match.id, "report_id": match.report_id, "status": match.status}

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from casework.errors import ValidationError
-from casework.models import Case, Child, Report
+from casework.models import Case, Child, Notification, Report, ReportMatch
 from casework.services.intake import name_key, record_report
 from tests.conftest import at, report_payload
 from tests.helpers import case_in, open_case
@@ -40,14 +40,15 @@ def test_advice_contact_is_recorded_without_a_case(db, people) -> None:
 
 
 def test_a_repeat_report_is_linked_to_the_open_case(db, people) -> None:
+    # The same name as written (up to case and spacing), sex, birth date and commune.
     first = open_case(db, people)
     again = record_report(
         db,
-        people["intake.111"],
+        people["intake"],
         report_payload(
             channel="school",
             child={
-                "full_name": "nguyen thi  LAN",
+                "full_name": "nguyễn thị  LAN",
                 "sex": "female",
                 "birth_date": "2018-05-01",
                 "unit_code": "20194",
@@ -153,7 +154,11 @@ def test_two_reports_on_the_same_child_at_once_make_one_case(db, people) -> None
     assert errors == []
     assert count(db, Case) == 1 and count(db, Report) == 4
     assert sorted(r.linked for r in results) == [False, True, True, True]
-    assert len({r.case["id"] for r in results}) == 1
+    with db.uow(readonly=True) as uow:
+        cases = set(uow.session.scalars(sa.select(Report.case_id)))
+    assert len(cases) == 1
+    # Each reporter is shown the case only if it may see it (the one who opened it, here).
+    assert all(r.case is None or r.case["id"] in cases for r in results)
 
 
 def test_the_clocks_stored_are_the_clocks_answered(db, people) -> None:
@@ -172,3 +177,217 @@ def test_the_clocks_stored_are_the_clocks_answered(db, people) -> None:
             for d in uow.session.scalars(sa.select(Deadline).where(Deadline.case_id == view["id"]))
         }
     assert stored == answered
+
+
+# --- certain evidence only (two different children are never merged) ----------------------
+
+
+def child(**fields):
+    return report_payload(child=fields)
+
+
+HA = {"full_name": "Trần Thị Hà", "sex": "female", "birth_date": "2017-06-01", "unit_code": "20194"}
+HA_CASE = child(**HA, address="Tổ 1")
+
+
+def matches(db, report_id):
+    with db.uow(readonly=True) as uow:
+        rows = uow.session.scalars(sa.select(ReportMatch).where(ReportMatch.report_id == report_id))
+        return [(m.case_id, m.reasons, m.status) for m in rows]
+
+
+def test_two_children_whose_names_fold_alike_get_two_cases(db, people) -> None:
+    # Hà, a girl of 9, and Hạ, a boy of 10, at another address in the same commune.
+    ha = record_report(db, people["intake"], HA_CASE, now=NOW)
+    ha_ = record_report(
+        db,
+        people["intake"],
+        child(full_name="Trần Thị Hạ", sex="male", age_years=10, unit_code="20194", address="Tổ 9"),
+        now=NOW,
+    )
+    assert not ha_.linked and ha_.case["id"] != ha.case["id"]
+    assert "initial_assessment" in {
+        d["rule"] for d in ha_.case["deadlines"] if d["status"] == "open"
+    }
+    assert count(db, Case) == 2 and count(db, Child) == 2
+    # Not linked, but recorded for a person to confirm or reject, with the reasons.
+    assert matches(db, ha_.report_id) == [
+        (ha.case["id"], ["name_folded", "age", "commune"], "open")
+    ]
+    assert ha_.to_dict()["possible_matches"] == [
+        {"case_id": ha.case["id"], "reference": ha.case["reference"],
+         "reasons": ["name_folded", "age", "commune"]}
+    ]  # fmt: skip
+
+
+def test_a_closed_case_is_not_reopened_for_another_child(db, people) -> None:
+    closed = case_in(db, people, "closed", child=HA)
+    other = record_report(
+        db,
+        people["intake"],
+        child(full_name="Tran Thi Ha", sex="female", birth_date="2017-06-01", unit_code="20194"),
+        now=at("2027-03-01T08:05:00"),
+    )
+    assert not other.linked and other.case["id"] != closed["id"]
+    with db.uow(readonly=True) as uow:
+        assert uow.session.get(Case, closed["id"]).state == "closed"
+    assert [m[1] for m in matches(db, other.report_id)] == [
+        ["name_folded", "birth_date", "commune", "sex"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "differs",
+    [
+        {"sex": "unknown"},  # an unknown sex is no evidence
+        {"birth_date": None, "age_years": 9},  # an age instead of a date
+        {"unit_code": None},  # no residence commune
+        {"unit_code": "20197"},  # another commune
+        {"full_name": "Trần Thị Hả"},  # another name, only the same once folded
+    ],
+)
+def test_weaker_evidence_never_links(db, people, differs) -> None:
+    first = record_report(db, people["intake"], HA_CASE, now=NOW)
+    fields = {k: v for k, v in {**HA, **differs}.items() if v is not None}
+    again = record_report(db, people["intake"], child(**fields), now=NOW)
+    assert not again.linked and again.case["id"] != first.case["id"]
+
+
+def test_invisible_characters_are_removed_before_storing_and_comparing(db, people) -> None:
+    import unicodedata
+
+    first = record_report(db, people["intake"], HA_CASE, now=NOW)
+    hidden = unicodedata.normalize("NFD", "Trần\u200b Thị\u00ad H\u200dà\ufeff")
+    again = record_report(db, people["intake"], child(**{**HA, "full_name": hidden}), now=NOW)
+    assert again.linked and again.case["id"] == first.case["id"]
+    with db.uow(readonly=True) as uow:
+        names = set(uow.session.scalars(sa.select(Child.full_name)))
+        reporter = uow.session.get(Report, again.report_id).reporter
+    assert names == {"Trần Thị Hà"}
+    assert "\u200b" not in str(reporter)
+
+
+def test_the_same_personal_number_links_whatever_else_differs(db, people) -> None:
+    first = record_report(db, people["intake"], child(**HA, national_id="048317001234"), now=NOW)
+    again = record_report(
+        db,
+        people["intake.111"],
+        child(full_name="Tran Thi Ha", sex="female", age_years=9, national_id="048317001234"),
+        now=NOW,
+    )
+    assert again.linked
+    with db.uow(readonly=True) as uow:
+        assert uow.session.get(Report, again.report_id).case_id == first.case["id"]
+
+
+def test_different_personal_numbers_are_different_children(db, people) -> None:
+    first = record_report(db, people["intake"], child(**HA, national_id="048317001234"), now=NOW)
+    again = record_report(db, people["intake"], child(**HA, national_id="048317009999"), now=NOW)
+    assert not again.linked and again.case["id"] != first.case["id"]
+    assert matches(db, again.report_id) == []
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("04831700123", "12 digits"),
+        ("04831700123x", "12 digits"),
+        ("０４８３１７００１２３４", "12 digits"),  # full-width digits
+        ("099317001234", "001–096"),
+        ("048217001234", "4th digit says male"),  # 2 = a boy born in the 2000s
+        ("048115001234", "do not match the birth date"),  # born in the 1900s, in 2015
+        (48317001234, "12 digits"),
+    ],
+)
+def test_a_bad_personal_number_names_the_field_and_writes_nothing(db, people, number, message):
+    with pytest.raises(ValidationError) as raised:
+        record_report(db, people["intake"], child(**HA, national_id=number), now=NOW)
+    assert message in raised.value.errors["child.national_id"]
+    assert count(db, Report) == 0 and count(db, Child) == 0
+
+
+# --- out of scope looks like "not found", at intake too ------------------------------------
+
+
+def test_a_report_linked_outside_the_reporters_scope_reveals_nothing(db, people) -> None:
+    closed = case_in(db, people, "closed")  # recorded by province 48's intake
+    people.make("intake.hn", "intake", "01")
+    result = record_report(
+        db, people["intake.hn"], report_payload(received_at="2027-03-01T08:00:00+07:00"),
+        now=at("2027-03-01T08:05:00"),
+    )  # fmt: skip
+    answer = result.to_dict()
+    assert answer == {
+        "report_id": result.report_id,
+        "kind": "abuse_report",
+        "passed_to": {"unit_code": "20194", "unit_name": answer["passed_to"]["unit_name"]},
+    }
+    # The child's case is the one that takes the report (and a closed one reopens) ...
+    with db.uow(readonly=True) as uow:
+        case = uow.session.get(Case, closed["id"])
+        assert case.state == "initial_assessment"
+        assert uow.session.get(Report, result.report_id).case_id == case.id
+        # ... and the unit that holds it is told, in each reader's language, without a name.
+        notes = list(
+            uow.session.scalars(sa.select(Notification).where(Notification.case_id == case.id))
+        )
+    told = {n.user_id for n in notes if n.kind == "case.report_reopened"}
+    assert told == {people["officer"].id, people["chair"].id}
+    assert all("Lan" not in n.subject + n.body and case.reference in n.subject for n in notes)
+
+
+def test_national_intake_links_anywhere_but_is_shown_only_its_own(db, people) -> None:
+    first = open_case(db, people, actor="intake")
+    again = record_report(db, people["intake.111"], report_payload(), now=NOW)
+    assert again.linked
+    assert again.case is None and again.to_dict()["passed_to"]["unit_code"] == "20194"
+    with db.uow(readonly=True) as uow:
+        assert uow.session.get(Report, again.report_id).case_id == first["id"]
+    # The officer who holds the case sees the report's arrival in the inbox.
+    with db.uow(readonly=True) as uow:
+        kinds = set(uow.session.scalars(
+            sa.select(Notification.kind).where(Notification.user_id == people["officer"].id)
+        ))  # fmt: skip
+    assert "case.report_linked" in kinds
+
+
+def test_a_possible_match_held_elsewhere_is_shown_only_as_such(db, people) -> None:
+    ha = record_report(db, people["intake"], HA_CASE, now=NOW)
+    other = record_report(
+        db,
+        people["officer.2"],
+        child(full_name="Tran Thi Ha", sex="female", birth_date="2017-06-01", unit_code="20194"),
+        now=NOW,
+    )
+    assert other.to_dict()["possible_matches"] == [
+        {"held_by_another_unit": True, "reasons": ["name_folded", "birth_date", "commune", "sex"]}
+    ]
+    assert str(ha.case["id"]) not in str(other.to_dict()["possible_matches"])
+
+
+def test_a_possible_match_is_decided_once_by_the_unit_that_holds_the_case(db, people) -> None:
+    from casework.errors import Conflict, NotFound
+    from casework.models import AuditEvent
+    from casework.services.intake import decide_match
+
+    record_report(db, people["intake"], HA_CASE, now=NOW)
+    other = record_report(
+        db, people["intake"], child(**{**HA, "full_name": "Tran Thi Ha"}), now=NOW
+    )
+    with db.uow(readonly=True) as uow:
+        match_id = uow.session.scalar(
+            sa.select(ReportMatch.id).where(ReportMatch.report_id == other.report_id)
+        )
+    for outsider in ("officer.2", "officer.hn", "intake", "police", "admin"):
+        with pytest.raises(NotFound):
+            decide_match(db, people[outsider], match_id, False, now=NOW)
+    with pytest.raises(ValidationError) as bad:
+        decide_match(db, people["officer"], match_id, "yes", now=NOW)
+    assert "same_child" in bad.value.errors
+    answer = decide_match(db, people["officer"], match_id, False, now=NOW)
+    assert answer["status"] == "rejected"
+    with pytest.raises(Conflict):
+        decide_match(db, people["chair"], match_id, True, now=NOW)
+    with db.uow(readonly=True) as uow:
+        actions = list(uow.session.scalars(sa.select(AuditEvent.action)))
+    assert actions.count("case.match_rejected") == 1
