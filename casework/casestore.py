@@ -44,10 +44,12 @@ from casework.models import (
     CaseTransition,
     Child,
     Deadline,
+    Notification,
     PlanTask,
     PlanTaskStatus,
     Report,
 )
+from casework.models.cases import OPEN_TASK_STATUSES
 
 
 @dataclass(slots=True)
@@ -145,6 +147,11 @@ class CaseChange:
     #: earlier plan that they supersede (their clocks are among `closed`).
     new_tasks: list[dict[str, Any]] = field(default_factory=list)
     superseded_tasks: list[int] = field(default_factory=list)
+    #: A move to another commune: the open tasks cancelled (their clocks are among
+    #: `closed`), and the notices to their agencies — each written only if its task was
+    #: still open (an answer meanwhile stands), as a row of `notifications` plus `task_id`.
+    cancelled_tasks: list[int] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
     #: The audit event's content (`audit.Entry.values()`): placed in its chain at commit.
     audit: dict[str, Any] = field(default_factory=dict)
 
@@ -405,6 +412,28 @@ class CaseStore:
                 )
                 .values(status=PlanTaskStatus.SUPERSEDED)
             )
+        if change.cancelled_tasks:
+            cancelled = set(
+                conn.scalars(
+                    sa.update(PlanTask)
+                    .where(
+                        PlanTask.case_id == change.case.id,
+                        PlanTask.id.in_(change.cancelled_tasks),
+                        PlanTask.status.in_(OPEN_TASK_STATUSES),  # an answer meanwhile stands
+                    )
+                    .values(status=PlanTaskStatus.CANCELLED)
+                    .returning(PlanTask.id)
+                )
+            )
+            notices = [
+                {key: value for key, value in notice.items() if key != "task_id"}
+                for notice in change.notices
+                if notice["task_id"] in cancelled
+            ]
+            if notices:
+                conn.execute(
+                    sa.insert(Notification), [{**n, "case_id": change.case.id} for n in notices]
+                )
         ids = [
             conn.execute(sa.insert(PlanTask).values(**task).returning(PlanTask.id)).scalar_one()
             for task in change.new_tasks
@@ -418,6 +447,8 @@ def _tasks_written(change: CaseChange, ids: list[int]) -> None:
     for row in case.tasks:
         if row.id in change.superseded_tasks:
             row.status = PlanTaskStatus.SUPERSEDED
+        elif row.id in change.cancelled_tasks:
+            row.status = PlanTaskStatus.CANCELLED
     for values, task_id in zip(change.new_tasks, ids, strict=True):
         values["id"] = task_id
         case.tasks.append(
@@ -473,9 +504,19 @@ PG_WRITE = (
     # clock rows, chain head — so that an event never deadlocks with an agency's answer or
     # the sweep: each step below waits for the one before (data-modifying CTEs otherwise
     # run in no set order). First the unanswered tasks of an earlier plan, superseded:
-    " sup_tasks AS (UPDATE plan_tasks t SET status = 'superseded' FROM upd_case"
-    " WHERE t.case_id = upd_case.id AND t.status = 'proposed' AND t.id = ANY(%(superseded)s)"
-    " RETURNING t.id),"
+    " sup_tasks AS (UPDATE plan_tasks t SET status = CASE WHEN t.id = ANY(%(superseded)s)"
+    " THEN 'superseded' ELSE 'cancelled' END FROM upd_case WHERE t.case_id = upd_case.id"
+    " AND (t.status = 'proposed' AND t.id = ANY(%(superseded)s)"
+    " OR t.status IN ('proposed', 'accepted') AND t.id = ANY(%(cancelled_tasks)s))"
+    " RETURNING t.id, t.status),"
+    # The agencies of the tasks actually cancelled are told (a task answered meanwhile is not).
+    " notices AS (INSERT INTO notifications (user_id, case_id, kind, subject, body, created_at,"
+    " mail_status, mail_attempts, next_attempt_at, last_error) SELECT n.user_id, upd_case.id,"
+    " n.kind, n.subject, n.body, n.created_at, n.mail_status, 0, n.next_attempt_at, ''"
+    " FROM upd_case, json_to_recordset(%(notices)s::json) AS n(task_id integer,"
+    " user_id integer, kind text, subject text, body text, created_at timestamptz,"
+    " mail_status text, next_attempt_at timestamptz)"
+    " JOIN sup_tasks ON sup_tasks.id = n.task_id AND sup_tasks.status = 'cancelled'),"
     # Then the clocks that stop. A case has at most one open clock per rule and task: that is
     # how a clock to stop is found (it may have been opened by a write still in the same
     # batch), and one stopped meanwhile (an agency's answer) is left as it is.
@@ -562,6 +603,8 @@ def _pg_write(target: Any, change: CaseChange) -> Any:
             ]
         ),
         superseded=change.superseded_tasks,
+        cancelled_tasks=change.cancelled_tasks,
+        notices=_dumps(change.notices),
         tasks=_dumps(
             [
                 {

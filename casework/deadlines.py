@@ -23,7 +23,15 @@ from casework import audit
 from casework.calendar import WorkingCalendar, load_calendar
 from casework.casestore import CaseRow, Clock
 from casework.db import Database, Settings, TTLCache
-from casework.models import Case, Deadline, DeadlineOverride, DeadlineStatus, FiredRung
+from casework.models import (
+    Case,
+    Deadline,
+    DeadlineOverride,
+    DeadlineStatus,
+    FiredRung,
+    PlanTask,
+)
+from casework.models.cases import OPEN_TASK_STATUSES
 from workflows.engine import effective_rules, get_workflow
 from workflows.spec import Anchor, DeadlineRule, DurationUnit
 
@@ -204,8 +212,10 @@ def on_state_entered(
     """Meet, cancel and open the case's clocks for its entry into `new_state` (in
     `case.clocks`, and listed in the result for the write).
 
-    A deadline is met when its step is left, and keeps its lateness; entering a final state
-    cancels what is still open. Reassignment never comes through here, so it never resets a
+    A deadline is met when its step is done, and keeps its lateness; a clock whose step the
+    case leaves otherwise (a transfer, a final state) is cancelled. A receipt clock opens
+    once per cycle, again only if the one before was cancelled (its step is back: the time
+    from receipt still counts). Reassignment never comes through here, so it never resets a
     clock.
     """
     by_name = {rule.name: rule for rule in rules}
@@ -218,14 +228,19 @@ def on_state_entered(
         if rule is not None and new_state in rule.met_on:
             meet(clock, now)
             changes.closed.append(clock)
-        elif new_state in final_states:
+        elif new_state in final_states or (rule is not None and new_state not in rule.live_states):
             cancel(clock)
             changes.closed.append(clock)
     for rule in rules:
         if new_state not in rule.opens_on:
             continue
         if rule.anchor is Anchor.RECEIPT:
-            if any(d.rule == rule.name and d.cycle == case.cycle for d in existing):
+            if any(
+                d.rule == rule.name
+                and d.cycle == case.cycle
+                and d.status != DeadlineStatus.CANCELLED
+                for d in existing
+            ):
                 continue
             anchor_at = case.clock_started_at
         else:
@@ -237,6 +252,43 @@ def on_state_entered(
             case, rule, anchor_at, compute_due(rule, anchor_at, case.risk_level, cal), cal
         )
         existing.append(clock)
+        changes.opened.append(clock)
+    return changes
+
+
+def on_event(
+    case: CaseRow,
+    event: str,
+    data: dict[str, Any],
+    now: datetime,
+    rules: Sequence[DeadlineRule],
+    calendar: Callable[[], WorkingCalendar],
+) -> ClockChanges:
+    """Meet and open the clocks an event itself decides on, whatever the state (a temporary
+    separation's end: decided, extended, ended). An event clock is due at office close of
+    the date in the event's data; the clock it replaces is met — late if the decision came
+    after its time — so lateness stays on record."""
+    changes = ClockChanges()
+    for rule in rules:
+        if event in rule.met_by:
+            for clock in case.clocks:
+                if clock.rule == rule.name and clock.status == DeadlineStatus.OPEN:
+                    meet(clock, now)
+                    changes.closed.append(clock)
+    for rule in rules:
+        if event not in rule.opened_by or not data.get(rule.anchor_field):
+            continue
+        cal = calendar()
+        day = date.fromisoformat(data[rule.anchor_field])
+        clock = new_clock(
+            case,
+            rule,
+            now,
+            max(end_of_office_day(day, cal), now),
+            cal,
+            duration=(day - now.astimezone(cal.tz).date()).days,
+        )
+        case.clocks.append(clock)
         changes.opened.append(clock)
     return changes
 
@@ -329,6 +381,13 @@ def sweep(
             entries: list[audit.Entry] = []
             for deadline in deadlines:
                 calendar = None
+                stale = _stale(uow, deadline)
+                if stale is not None:
+                    if _withdraw(session, deadline, uow.dialect):
+                        entries.append(stale)
+                        counts["cancelled"] += 1
+                        fired_in_batch += 1  # progress: the next batch moves on
+                    continue
                 while deadline.next_fire_at is not None and deadline.next_fire_at <= now:
                     index = deadline.next_rung
                     if uow.dialect != "postgresql" and not _claim(session, deadline, index):
@@ -380,6 +439,59 @@ def sweep(
         if fired_in_batch == 0 and uow.dialect != "postgresql":
             break
     return dict(counts)
+
+
+def _stale(uow: Any, deadline: Deadline) -> audit.Entry | None:
+    """Defence in depth: a clock fires only while its step is current (and, for a task's
+    clock, while the task is open). Events stop such clocks themselves; one left open
+    anyway (an older write, a hand edit) is cancelled here, audited, and fires nothing."""
+    session = uow.session
+    case = session.get(Case, deadline.case_id)
+    assert case is not None
+    rule = {r.name: r for r in province_rules(uow, case.workflow, case.province_code)}.get(
+        deadline.rule
+    )
+    reason = None
+    if rule is not None and case.state not in rule.live_states:
+        reason = "step_not_current"
+    elif deadline.task_id is not None:
+        task = session.get(PlanTask, deadline.task_id)
+        if task is not None and task.status not in OPEN_TASK_STATUSES:
+            reason = "task_not_open"
+    if reason is None:
+        return None
+    return audit.Entry(
+        action="deadline.cancelled",
+        actor=None,
+        province_code=case.province_code,
+        case_id=case.id,
+        summary={
+            "deadline_id": deadline.id,
+            "rule": deadline.rule,
+            "step": deadline.step,
+            "case_state": case.state,
+            "reason": reason,
+        },
+    )
+
+
+def _withdraw(session: Session, deadline: Deadline, dialect: str) -> bool:
+    """Cancel a stale clock (PostgreSQL: its row is locked; SQLite: compare-and-set)."""
+    if dialect != "postgresql":
+        withdrawn = session.execute(  # type: ignore[attr-defined]
+            sa.update(Deadline)
+            .where(
+                Deadline.id == deadline.id,
+                Deadline.next_rung == deadline.next_rung,
+                Deadline.status == DeadlineStatus.OPEN,
+            )
+            .values(status=DeadlineStatus.CANCELLED, next_fire_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not withdrawn:
+            return False
+    cancel(deadline)
+    return True
 
 
 def _claim(session: Session, deadline: Deadline, index: int) -> bool:

@@ -59,6 +59,11 @@ STEP_LABELS = {
         "closed": "closure",
     },
 }
+#: Clocks with a name of their own (not their step's).
+RULE_LABELS = {
+    "vi": {"separation_end": "quyết định khi hết hạn tạm thời cách ly"},
+    "en": {"separation_end": "decision at the end of the temporary separation"},
+}
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "vi": {
         "reminded": (
@@ -100,6 +105,20 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 TASK_LABEL = {"vi": "nhiệm vụ của {agency}", "en": "task for {agency}"}
+#: A task cancelled because the case moved to another commune: no link (the agency no
+#: longer has access to the case), only the reference.
+TASK_CANCELLED = {
+    "vi": (
+        "[{ref}] Hủy nhiệm vụ: {task}",
+        "Ca {ref}: {task} đã được hủy vì ca đã chuyển sang địa bàn khác. "
+        "Cơ quan không cần thực hiện thêm.",
+    ),
+    "en": (
+        "[{ref}] Task cancelled: {task}",
+        "Case {ref}: the {task} is cancelled because the case has moved to another area. "
+        "No further action is needed.",
+    ),
+}
 AGENCY_LABELS = {
     "vi": {
         "police": "công an",
@@ -128,17 +147,50 @@ def render(
     due: datetime,
     link: str,
     agency_kind: str | None = None,
+    rule: str | None = None,
 ) -> tuple[str, str]:
     lang = locale if locale in TEMPLATES else "vi"
     from zoneinfo import ZoneInfo
 
     local_due = due.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M %d/%m/%Y")
-    label = STEP_LABELS[lang].get(step, step)
+    label = RULE_LABELS[lang].get(rule or "") or STEP_LABELS[lang].get(step, step)
     if agency_kind:
         label = TASK_LABEL[lang].format(agency=AGENCY_LABELS[lang].get(agency_kind, agency_kind))
     subject, body = TEMPLATES[lang].get(rung) or TEMPLATES[lang]["other"]
     values = {"ref": reference, "step": label, "due": local_due, "link": link, "rung": rung}
     return subject.format(**values), body.format(**values)
+
+
+def task_cancelled_notices(
+    session: Session,
+    reference: str,
+    tasks: list[tuple[int, int | None, str]],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Notifications (column values and the task's id) to the focal points of each agency
+    whose task (id, agency id, agency kind) is cancelled. The case store writes each only
+    if its task really was cancelled."""
+    notices = []
+    for task_id, agency_id, agency_kind in tasks:
+        if agency_id is None:
+            continue
+        for user in _active(session, User.role == Role.AGENCY, User.agency_id == agency_id):
+            lang = user.locale if user.locale in TASK_CANCELLED else "vi"
+            task = TASK_LABEL[lang].format(agency=AGENCY_LABELS[lang].get(agency_kind, agency_kind))
+            subject, body = TASK_CANCELLED[lang]
+            notices.append(
+                {
+                    "task_id": task_id,
+                    "user_id": user.id,
+                    "kind": "task.cancelled",
+                    "subject": subject.format(ref=reference, task=task),
+                    "body": body.format(ref=reference, task=task),
+                    "created_at": now,
+                    "mail_status": MailStatus.PENDING if user.email else MailStatus.NONE,
+                    "next_attempt_at": now if user.email else None,
+                }
+            )
+    return notices
 
 
 # --- who is notified ------------------------------------------------------------------------
@@ -218,6 +270,7 @@ def notify_rung(
             deadline.due_at,
             link,
             task.agency_kind if task else None,
+            deadline.rule,
         )
         session.add(
             Notification(

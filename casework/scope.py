@@ -7,18 +7,51 @@ actor's scope is reported as not found: its existence is itself personal data.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from casework.errors import PermissionDenied
-from casework.models import Case, PlanTask, Role, User
+from casework.models import AdministrativeUnit, Agency, Case, PlanTask, Report, Role, User
+from casework.models.cases import ACCESS_TASK_STATUSES
+from workflows.case import INTAKE_STEPS
 from workflows.spec import EventSpec
 
 if TYPE_CHECKING:
     from casework.casestore import CaseRow
+
+
+def _received_in(case_id: Any) -> sa.Select[Any]:
+    """The province a case was received in: that of the incident commune of the report that
+    opened it (its first report)."""
+    return (
+        sa.select(AdministrativeUnit.province_code)
+        .join(Report, Report.incident_unit_id == AdministrativeUnit.id)
+        .where(Report.case_id == case_id)
+        .order_by(Report.id)
+        .limit(1)
+    )
+
+
+def _referred(actor: User, case_id: Any, unit_id: Any) -> ColumnElement[bool]:
+    """The agency holds a task on the case that gives access (proposed, accepted or done —
+    not declined, superseded or cancelled), and the case is still where the agency works:
+    at the agency's unit or a unit right under it (where services/cases.py `_agency_for`
+    finds agencies). A move to another commune thus ends access for done tasks too."""
+    agency_unit = sa.select(Agency.unit_id).where(Agency.id == actor.agency_id).scalar_subquery()
+    here = sa.select(AdministrativeUnit.id).where(
+        sa.or_(AdministrativeUnit.id == agency_unit, AdministrativeUnit.parent_id == agency_unit)
+    )
+    task = aliased(PlanTask)  # its own: the outer query may be over tasks (services/tasks.py)
+    held = sa.exists().where(
+        task.case_id == case_id,
+        task.agency_id == actor.agency_id,
+        task.status.in_(ACCESS_TASK_STATUSES),
+    )
+    unit = sa.literal(unit_id) if isinstance(unit_id, int) else unit_id
+    return sa.and_(held, unit.in_(here))
 
 
 def case_filter(actor: User) -> ColumnElement[bool]:
@@ -27,7 +60,9 @@ def case_filter(actor: User) -> ColumnElement[bool]:
         return sa.false()
     role = actor.role
     if role == Role.INTAKE:
-        return Case.created_by_id == actor.id
+        # The cases it recorded, while they stay in the province they were received in.
+        received_in = _received_in(Case.id).correlate(Case).scalar_subquery()
+        return sa.and_(Case.created_by_id == actor.id, Case.province_code == received_in)
     if role in (Role.OFFICER, Role.CHAIR):
         if actor.unit_id is None:
             return sa.false()
@@ -39,7 +74,7 @@ def case_filter(actor: User) -> ColumnElement[bool]:
     if role == Role.AGENCY:
         if actor.agency_id is None:
             return sa.false()
-        return Case.id.in_(sa.select(PlanTask.case_id).where(PlanTask.agency_id == actor.agency_id))
+        return _referred(actor, Case.id, Case.unit_id)
     return sa.false()  # administrators see no case content by default
 
 
@@ -51,7 +86,9 @@ def may_see(session: Callable[[], Session], actor: User, case: Case | CaseRow) -
         return False
     role = actor.role
     if role == Role.INTAKE:
-        return case.created_by_id == actor.id
+        if case.created_by_id != actor.id:
+            return False
+        return session().scalar(_received_in(case.id)) == case.province_code
     if role in (Role.OFFICER, Role.CHAIR):
         return actor.unit_id is not None and case.unit_id == actor.unit_id
     if role == Role.PROVINCE:
@@ -59,10 +96,8 @@ def may_see(session: Callable[[], Session], actor: User, case: Case | CaseRow) -
     if role == Role.AGENCY:
         if actor.agency_id is None:
             return False
-        referred = sa.select(PlanTask.id).where(
-            PlanTask.case_id == case.id, PlanTask.agency_id == actor.agency_id
-        )
-        return session().scalar(referred.limit(1)) is not None
+        # The case's commune as this event read it.
+        return bool(session().scalar(sa.select(_referred(actor, case.id, case.unit_id))))
     return False
 
 
@@ -71,8 +106,23 @@ def sees_identity(actor: User) -> bool:
     return actor.role in (Role.INTAKE, Role.OFFICER, Role.CHAIR, Role.PROVINCE)
 
 
-def sees_history(actor: User) -> bool:
-    return actor.role != Role.AGENCY
+def sees_casework(actor: User) -> bool:
+    """Whether the actor sees the work on a case: its assessments and risk level, its plan and
+    every agency's task, its history and escalations. Intake staff see the report they
+    recorded and where the case stands; a partner agency sees what its own task needs."""
+    return actor.role in (Role.OFFICER, Role.CHAIR, Role.PROVINCE)
+
+
+def sees_tasks(actor: User) -> bool:
+    """Agency tasks: all of them for the commune and province, an agency's own (the case
+    view narrows them), none for intake staff."""
+    return actor.role != Role.INTAKE
+
+
+def sees_deadline(actor: User, step: str) -> bool:
+    """Intake staff follow a case's first steps only; everyone else sees every clock they
+    see the case with (an agency's view is narrowed to its tasks' clocks by its query)."""
+    return actor.role != Role.INTAKE or step in INTAKE_STEPS
 
 
 def check_may_fire(actor: User, event: EventSpec) -> None:

@@ -37,6 +37,8 @@ STEPS: dict[str, tuple[str, dict[str, Any]]] = {
     "replan": ("officer", {"reason": "vẫn còn nguy cơ"}),
     "mark_unfounded": ("officer", {"reason": "không xác minh được"}),
     "reopen": ("officer", {"reason": "có thông tin mới"}),
+    "extend_separation": ("chair", {"separation_until": "2027-02-20", "reason": "chưa an toàn"}),
+    "end_separation": ("chair", {"placement": "family"}),
 }
 
 #: The events that bring a new (auto-transferred) case to each state: the demo's paths.

@@ -43,7 +43,11 @@ EVENT_LABELS = {
     "replan": _l("Make a new plan"),
     "reopen": _l("Reopen"),
     "transfer_out": _l("Transfer to another commune"),
+    "extend_separation": _l("Extend the temporary separation"),
+    "end_separation": _l("End the temporary separation"),
 }
+#: Clocks that are not simply "the step's" deadline (shown instead of the step's name).
+RULE_LABELS = {"separation_end": _l("End of the temporary separation")}
 DEADLINE_STATUS_LABELS = {
     "open": _l("open"),
     "overdue": _l("overdue"),
@@ -80,7 +84,10 @@ def rung_label(rung: str) -> str:
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def state_label(state: str) -> str:
+def state_label(state: str, rule: str | None = None) -> str:
+    """A step's name; given a clock's rule, that clock's own name when it has one."""
+    if rule in RULE_LABELS:
+        return str(RULE_LABELS[rule])
     return str(STATE_LABELS.get(state, state))
 
 

@@ -32,8 +32,12 @@ from workflows.spec import (
 RISK_LEVELS = ("low", "medium", "high", "serious")
 REVIEW_LEVELS = ("low", "medium", "high")
 AGENCY_KINDS = ("police", "health", "education", "justice", "social_services", "other")
-#: Temporary separation lasts at most 15 days before it ends or is extended (Art. 32).
+#: Temporary separation lasts at most 15 days before it ends or is extended (Art. 32); an
+#: extension adds at most as much again to the current end (domain.md: "≤ 15 days,
+#: extendable"; no limit on the number of extensions is encoded).
 MAX_SEPARATION_DAYS = 15
+#: Where a child goes when the temporary separation ends.
+PLACEMENTS = ("family", "relatives", "foster_care", "care_facility", "other")
 
 STATES = (
     "received",
@@ -48,8 +52,13 @@ STATES = (
     "closed",
 )
 OPEN_STATES = tuple(state for state in STATES if state != "closed")
+#: Where an emergency decision may already have been taken (a separation may be in force).
+AFTER_RECEIPT = tuple(state for state in OPEN_STATES if state != "received")
 
 INTAKE, OFFICER, CHAIR, PROVINCE = "intake", "officer", "chair", "province"
+#: What intake staff follow of a case they recorded (domain.md §4): its steps up to the
+#: initial assessment, not what the assessment found (clocks of later steps reveal it).
+INTAKE_STEPS = ("received", "transferred", "initial_assessment")
 
 # --- events: who, and the data each needs ---------------------------------------------------
 
@@ -97,6 +106,23 @@ EVENTS = {
                 FieldSpec("shelter", text(500), required=False),
             ),
             help="The chairperson's emergency decision (Arts. 31–32)",
+        ),
+        EventSpec(
+            "extend_separation",
+            by=(CHAIR,),
+            offered_when=lambda case: separation_in_force(case, {}) is None,
+            fields=(FieldSpec("separation_until", iso_date()), reason),
+            help="The chairperson extends the temporary separation (Art. 32)",
+        ),
+        EventSpec(
+            "end_separation",
+            by=(CHAIR,),
+            offered_when=lambda case: separation_in_force(case, {}) is None,
+            fields=(
+                FieldSpec("placement", choice(*PLACEMENTS)),
+                FieldSpec("note", text(2000), required=False),
+            ),
+            help="The temporary separation ends: where the child goes (Art. 32)",
         ),
         EventSpec(
             "complete_assessment",
@@ -171,19 +197,62 @@ def assessment_verified_or_serious(case: CaseSnapshot, data: dict[str, Any]) -> 
     return None
 
 
+def _today(case: CaseSnapshot) -> date:
+    return case.now.date() if case.now else date.today()
+
+
 def separation_needs_valid_end(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
     # NĐ 56 Art. 32: temporary separation up to 15 days, then ended or extended.
-    if not data.get("separation"):
-        return None
     until = data.get("separation_until")
+    if not data.get("separation"):
+        if until is not None:
+            return "separation_until is given but no separation is decided (separation: true)"
+        return None
     if until is None:
         return "separation_until is required when separation is decided"
-    today = case.now.date() if case.now else date.today()
+    if separation_in_force(case, data) is None:
+        return "a temporary separation is already in force: extend it (extend_separation)"
+    today = _today(case)
     end = date.fromisoformat(until)
     if end <= today:
         return "separation_until must be after today"
     if end > today + timedelta(days=MAX_SEPARATION_DAYS):
         return f"separation_until must be within {MAX_SEPARATION_DAYS} days (NĐ 56 Art. 32)"
+    return None
+
+
+def separation_in_force(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    separation = case.facts.get("separation")
+    if not separation or "ended" in separation:
+        return "no temporary separation is in force on this case"
+    return None
+
+
+def extension_within_limit(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    # NĐ 56 Art. 32: the chairperson may extend the separation, by up to 15 days again.
+    separation = case.facts.get("separation") or {}
+    if "until" not in separation:
+        return None  # separation_in_force refuses
+    current = date.fromisoformat(separation["until"])
+    end = date.fromisoformat(data["separation_until"])
+    if end <= current:
+        return f"separation_until must be after the current end ({current.isoformat()})"
+    if end <= _today(case):
+        return "separation_until must be after today"
+    limit = current + timedelta(days=MAX_SEPARATION_DAYS)
+    if end > limit:
+        return (
+            f"an extension adds at most {MAX_SEPARATION_DAYS} days: separation_until must be "
+            f"on or before {limit.isoformat()} (NĐ 56 Art. 32)"
+        )
+    return None
+
+
+def separation_ended(case: CaseSnapshot, data: dict[str, Any]) -> str | None:
+    # NĐ 56 Arts. 30, 32: the plan ends only once the temporary separation has ended (the
+    # child's placement is decided); closing must not leave a separation unwatched.
+    if separation_in_force(case, data) is None:
+        return "a temporary separation is in force: end it first (end_separation)"
     return None
 
 
@@ -238,7 +307,13 @@ TRANSITIONS = (
         guards=(assessment_verified_or_serious,),
         legal_source="Art. 26(2)",
     ),
-    TransitionSpec("mark_unfounded", "initial_assessment", "closed", legal_source="Art. 26(2)"),
+    TransitionSpec(
+        "mark_unfounded",
+        "initial_assessment",
+        "closed",
+        guards=(separation_ended,),
+        legal_source="Art. 26(2)",
+    ),
     TransitionSpec(
         "decide_emergency",
         "emergency_protection",
@@ -270,11 +345,26 @@ TRANSITIONS = (
     TransitionSpec("return_plan", "plan_approval", "plan_drafting", legal_source="Art. 28"),
     TransitionSpec("start_review", "implementing", "reviewing", legal_source="Art. 30"),
     TransitionSpec(
-        "close", "reviewing", "closed", guards=(review_recorded,), legal_source="Art. 30(1)(b)"
+        "close",
+        "reviewing",
+        "closed",
+        guards=(review_recorded, separation_ended),
+        legal_source="Art. 30(1)(b)",
     ),
     TransitionSpec("replan", "reviewing", "plan_drafting", legal_source="Art. 30(1)(c)"),
     TransitionSpec("reopen", "closed", "initial_assessment", legal_source="Art. 25"),
     TransitionSpec("transfer_out", OPEN_STATES, "transferred", legal_source="Art. 26(1)"),
+    # The separation outlives the emergency step: the case stays where it is.
+    TransitionSpec(
+        "extend_separation",
+        AFTER_RECEIPT,
+        None,
+        guards=(separation_in_force, extension_within_limit),
+        legal_source="Art. 32",
+    ),
+    TransitionSpec(
+        "end_separation", AFTER_RECEIPT, None, guards=(separation_in_force,), legal_source="Art. 32"
+    ),
 )
 
 # --- deadlines, next to their step ----------------------------------------------------------
@@ -383,9 +473,33 @@ DEADLINES = (
         legal_source="NĐ 56/2017 Art. 30",
         ladder=default_ladder(CD),
     ),
+    # The end of a temporary separation, as decided (or extended) by the chairperson: a
+    # reminder before it, overdue and escalation when it passes with no decision. It runs
+    # whatever the step, until the separation is ended or extended (a new clock).
+    DeadlineRule(
+        "separation_end",
+        step="emergency_protection",
+        duration=0,  # the date is the decision's own (separation_until)
+        unit=CD,
+        anchor=Anchor.EVENT_DATE,
+        anchor_field="separation_until",
+        opens_on=(),
+        met_on=(),
+        runs_in=AFTER_RECEIPT,
+        opened_by=("decide_emergency", "extend_separation"),
+        met_by=("extend_separation", "end_separation"),
+        assignee_role=CHAIR,
+        legal_source="NĐ 56/2017 Art. 32",
+        ladder=default_ladder(CD),
+    ),
 )
 
 # --- agency tasks: their own clocks, opened when the plan is approved -------------------------
+
+#: Where an agency's task may still be under way: while the plan runs and is reviewed, and
+#: while a new plan is made (its approval supersedes only the unanswered tasks). Moving the
+#: case to another commune cancels them.
+TASK_STATES = ("implementing", "reviewing", "plan_drafting", "plan_approval")
 
 #: How long each kind of agency has to accept or decline a task referred to it (defaults;
 #: police answer within a day under Quy chế 05/QC-BCA-BLĐTBXH-BTTTT 2022).
@@ -424,6 +538,7 @@ TASK_DEADLINES = tuple(
         opens_on=(),
         met_on=(),
         assignee_role="agency",
+        runs_in=TASK_STATES,
         legal_source="NĐ 56/2017 Art. 29; Luật Trẻ em Art. 49–50",
         ladder=task_ladder(unit),
     )
@@ -439,6 +554,7 @@ TASK_DEADLINES = tuple(
         opens_on=(),
         met_on=(),
         assignee_role="agency",
+        runs_in=TASK_STATES,
         legal_source="NĐ 56/2017 Art. 29 (date set in the plan)",
         ladder=task_ladder(WD),
     ),

@@ -16,10 +16,12 @@ from transitions import EventData, Machine, MachineError
 
 from workflows.case import CASE_WORKFLOW
 from workflows.spec import (
+    Anchor,
     CaseSnapshot,
     DeadlineRule,
     FieldError,
     Guard,
+    Rung,
     TransitionSpec,
     WorkflowDefinition,
 )
@@ -134,6 +136,18 @@ def _available(definition: WorkflowDefinition, state: str, role: str | None) -> 
     return tuple(names)
 
 
+def offered_events(
+    definition: WorkflowDefinition, snapshot: CaseSnapshot, role: str | None = None
+) -> list[str]:
+    """The available events that apply to this case (what a user is offered)."""
+    offered = []
+    for name in available_events(definition, snapshot.state, role):
+        applies = definition.events[name].offered_when
+        if applies is None or applies(snapshot):
+            offered.append(name)
+    return offered
+
+
 @dataclass(frozen=True)
 class Fired:
     event: str
@@ -169,7 +183,12 @@ def fire(
     if not moved:
         raise GuardRefused(event, snapshot.refusals or ["no transition applies"])
     spec = next(
-        (t for t in definition.transitions if t.event == event and t.dest == snapshot.state),
+        (
+            t
+            for t in definition.transitions
+            if t.event == event
+            and (t.dest == snapshot.state or (t.dest is None and before == snapshot.state))
+        ),
         None,
     )
     return Fired(event, before, snapshot.state, cleaned, spec)
@@ -206,15 +225,18 @@ def describe(definition: WorkflowDefinition) -> str:
     lines += ["", "Events:"]
     for spec in definition.transitions:
         event = definition.events[spec.event]
-        source = "any open state" if isinstance(spec.source, tuple) else spec.source
+        source = spec.source if isinstance(spec.source, str) else "/".join(spec.source)
+        if set(spec.source) == set(definition.states) - set(definition.final):
+            source = "any open state"
         guards = [g.__name__ for g in spec.guards]
         if spec.when:
             guards.insert(0, f"when {spec.when.__name__}")
         if spec.unless:
             guards.insert(0, f"unless {spec.unless.__name__}")
         fields = ", ".join(f.name + ("" if f.required else "?") for f in event.fields) or "-"
+        dest = spec.dest or "(stays in its step)"
         lines.append(
-            f"  {spec.event:<20} {source} -> {spec.dest}  by {'/'.join(event.by)}; "
+            f"  {spec.event:<20} {source} -> {dest}  by {'/'.join(event.by)}; "
             f"data: {fields}"
             + (f"; guards: {', '.join(guards)}" if guards else "")
             + (f"  [{spec.legal_source}]" if spec.legal_source else "")
@@ -222,11 +244,27 @@ def describe(definition: WorkflowDefinition) -> str:
     lines += ["", "Deadlines:"]
     for rule in definition.deadlines:
         high = f" ({rule.high_risk_duration} if high risk)" if rule.high_risk_duration else ""
+        if rule.anchor is Anchor.EVENT_DATE:
+            timing = (
+                f"the date in {rule.anchor_field} of {'/'.join(rule.opened_by)}; "
+                f"met by {'/'.join(rule.met_by)}"
+            )
+        else:
+            timing = f"{rule.duration}{high} {rule.unit} from {rule.anchor}"
+        rungs = ", ".join(_rung_text(rung) for rung in rule.ladder)
         lines.append(
-            f"  {rule.name:<20} step {rule.step}: {rule.duration}{high} {rule.unit} "
-            f"from {rule.anchor}, for {rule.assignee_role}  [{rule.legal_source}]"
+            f"  {rule.name:<20} step {rule.step}: {timing}, for {rule.assignee_role}"
+            f"  [{rule.legal_source}]" + (f"\n  {'':<20} ladder: {rungs}" if rungs else "")
         )
     return "\n".join(lines)
+
+
+def _rung_text(rung: Rung) -> str:
+    if rung.at_fraction is not None:
+        when = f"at {rung.at_fraction:.0%}"
+    else:
+        when = f"+{rung.offset} {rung.offset_unit} after due"
+    return f"{rung.name} {when} -> {'/'.join(rung.notify)}"
 
 
 def mermaid(definition: WorkflowDefinition) -> str:

@@ -23,6 +23,9 @@ class DurationUnit(enum.StrEnum):
 class Anchor(enum.StrEnum):
     RECEIPT = "receipt"  # receipt of the report that started the current cycle
     STEP_ENTRY = "step_entry"  # the moment the case entered the step
+    #: A date given in the data of the event that opens the clock (`anchor_field`): due at
+    #: office close of that day (e.g. the end of a temporary separation).
+    EVENT_DATE = "event_date"
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,19 @@ class DeadlineRule:
     #: The role that is responsible for meeting it (and is reminded).
     assignee_role: str = "officer"
     ladder: tuple[Rung, ...] = ()
+    #: States besides `step` and `opens_on` in which an open clock keeps running; entering
+    #: any other state stops it (cancelled), and the sweep never fires it there.
+    runs_in: tuple[str, ...] = ()
+    #: Event clocks: the events that open them (due on the date in `anchor_field` of the
+    #: event's data) and the events that meet them, whatever the state.
+    opened_by: tuple[str, ...] = ()
+    met_by: tuple[str, ...] = ()
+    anchor_field: str = ""
+
+    @property
+    def live_states(self) -> frozenset[str]:
+        """The states in which the clock may be open (and its rungs fire)."""
+        return frozenset((self.step, *self.opens_on, *self.runs_in))
 
     def duration_for(self, risk_level: str | None) -> int:
         if self.high_risk_duration is not None and risk_level in ("high", "serious"):
@@ -240,6 +256,8 @@ class EventSpec:
     by: tuple[str, ...]
     fields: tuple[FieldSpec, ...] = ()
     help: str = ""
+    #: Offered to users only when this holds for the case (the guards still decide).
+    offered_when: Callable[[CaseSnapshot], bool] | None = None
 
     def clean(self, data: Mapping[str, Any]) -> dict[str, Any]:
         return clean_fields(self.fields, data)
@@ -249,7 +267,8 @@ class EventSpec:
 class TransitionSpec:
     event: str
     source: str | tuple[str, ...]
-    dest: str
+    #: None: the event keeps the case in its step (an internal transition).
+    dest: str | None
     guards: tuple[Guard, ...] = ()
     #: Routing conditions (not refusals): which of several transitions of an event applies.
     when: Callable[[CaseSnapshot, dict[str, Any]], bool] | None = None

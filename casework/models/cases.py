@@ -256,6 +256,16 @@ class PlanTaskStatus(enum.StrEnum):
     DONE = "done"
     #: A later plan replaced it before any agency answered (kept for the record).
     SUPERSEDED = "superseded"
+    #: The case moved to another commune before the task was done: the receiving commune
+    #: makes its own plan (kept for the record; the agency is told).
+    CANCELLED = "cancelled"
+
+
+#: Tasks still to be answered or done: their clocks run, and a move cancels them.
+OPEN_TASK_STATUSES = (PlanTaskStatus.PROPOSED, PlanTaskStatus.ACCEPTED)
+#: Tasks that give their agency access to the case (scope.py): all but declined,
+#: superseded and cancelled ones.
+ACCESS_TASK_STATUSES = (*OPEN_TASK_STATUSES, PlanTaskStatus.DONE)
 
 
 class PlanTask(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from casework.db import Database, UnitOfWork
 from casework.deadlines import (
     cancel,
     deadline_status,
+    on_event,
     on_state_entered,
     province_calendar,
     province_rules,
@@ -43,19 +45,22 @@ from casework.models import (
     FiredRung,
     PlanTask,
     PlanTaskStatus,
+    Report,
     Role,
     User,
 )
+from casework.models.cases import ACCESS_TASK_STATUSES, OPEN_TASK_STATUSES
+from casework.notify import task_cancelled_notices
 from casework.services.units import commune_ref
-from workflows.case import NEW_CYCLE_EVENTS
+from workflows.case import INTAKE_STEPS, NEW_CYCLE_EVENTS
 from workflows.engine import (
     EventNotAvailable,
     GuardRefused,
     InvalidEventData,
     UnknownEvent,
-    available_events,
     fire,
     get_workflow,
+    offered_events,
 )
 from workflows.spec import CaseSnapshot
 
@@ -125,18 +130,17 @@ def case_view(
     deadlines_query = sa.select(Deadline).where(Deadline.case_id == case.id)
     tasks_query = sa.select(PlanTask).where(PlanTask.case_id == case.id).order_by(PlanTask.id)
     if actor.role == Role.AGENCY:
-        # A partner agency sees its own tasks and their clocks, nothing else of the case.
-        tasks_query = tasks_query.where(PlanTask.agency_id == actor.agency_id)
+        # A partner agency sees its own tasks (those that give it access) and their clocks,
+        # nothing else of the case.
+        tasks_query = tasks_query.where(
+            PlanTask.agency_id == actor.agency_id, PlanTask.status.in_(ACCESS_TASK_STATUSES)
+        )
         deadlines_query = deadlines_query.where(
-            Deadline.task_id.in_(
-                sa.select(PlanTask.id).where(
-                    PlanTask.case_id == case.id, PlanTask.agency_id == actor.agency_id
-                )
-            )
+            Deadline.task_id.in_(tasks_query.with_only_columns(PlanTask.id).order_by(None))
         )
     deadlines = list(session.scalars(deadlines_query.order_by(Deadline.id)))
     # Tasks exist only once a plan was approved: no query before that.
-    approved = "approved_at" in case.facts.get("plan", {})
+    approved = "approved_at" in case.facts.get("plan", {}) and scope.sees_tasks(actor)
     view = _lean_view(
         case,
         (unit.code, unit.name) if unit else (None, None),
@@ -158,13 +162,16 @@ def case_view(
             "age_years": child.age_on(now.date()),
             "address": child.address,
         }
-    else:  # partner agencies: only what they need to act on their task
+    else:  # partner agencies: only what they need to act on their task (and to find the child)
         view["child"] = {
             "full_name": child.full_name,
             "sex": child.sex,
             "age_years": child.age_on(now.date()),
+            "address": child.address,
         }
-    if scope.sees_history(actor):
+    if actor.role == Role.INTAKE:
+        view["reports"] = _reports_by(session, case, actor)
+    if scope.sees_casework(actor):
         view["facts"] = case.facts
         view["history"] = [
             {
@@ -198,6 +205,28 @@ def case_view(
             )
         ]
     return view
+
+
+def _reports_by(session: Session, case: Case, actor: User) -> list[dict[str, Any]]:
+    """The reports on the case that `actor` recorded (what intake staff see of a case)."""
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "channel": r.channel,
+            "received_at": _iso(r.received_at),
+            "reporter": r.reporter,
+            "abuse_types": r.abuse_types,
+            "online": r.online,
+            "environment": r.environment,
+            "description": r.description,
+        }
+        for r in session.scalars(
+            sa.select(Report)
+            .where(Report.case_id == case.id, Report.created_by_id == actor.id)
+            .order_by(Report.id)
+        )
+    ]
 
 
 def get_case(
@@ -242,20 +271,22 @@ def list_cases(
             statement = statement.where(Case.state == state)
         statement = statement.order_by(Case.received_at.desc(), Case.id.desc())
         rows = uow.session.execute(statement.limit(limit).offset(offset)).all()
+        due_query = sa.select(Deadline.case_id, sa.func.min(Deadline.due_at)).where(
+            Deadline.case_id.in_([c.id for c, _ in rows]), Deadline.status == "open"
+        )
+        if actor.role == Role.INTAKE:
+            due_query = due_query.where(Deadline.step.in_(INTAKE_STEPS))
         next_due = {
             case_id: due
-            for case_id, due in uow.session.execute(
-                sa.select(Deadline.case_id, sa.func.min(Deadline.due_at))
-                .where(Deadline.case_id.in_([c.id for c, _ in rows]), Deadline.status == "open")
-                .group_by(Deadline.case_id)
-            )
+            for case_id, due in uow.session.execute(due_query.group_by(Deadline.case_id))
         }
+        casework = scope.sees_casework(actor)
         return [
             {
                 "id": c.id,
                 "reference": c.reference,
                 "state": c.state,
-                "risk_level": c.risk_level,
+                "risk_level": c.risk_level if casework else None,
                 "received_at": _iso(c.received_at),
                 "next_due_at": _iso(next_due.get(c.id)),
                 "overdue": bool(next_due.get(c.id) and next_due[c.id] < now),
@@ -279,6 +310,8 @@ class EventContext:
     new_tasks: list[dict[str, Any]] = field(default_factory=list)
     task_clocks: list[Clock] = field(default_factory=list)
     superseded_tasks: list[int] = field(default_factory=list)
+    cancelled_tasks: list[int] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
     cancelled_clocks: list[Clock] = field(default_factory=list)
 
     @property
@@ -309,9 +342,32 @@ def _move_to(ctx: EventContext, code: str, must_differ: bool = False) -> None:
     if must_differ and unit.id == ctx.case.unit_id:
         raise ValidationError({"data.unit_code": "the case is already at this commune"})
     if unit.id != ctx.case.unit_id:
+        _cancel_open_tasks(ctx)
         ctx.case.unit_id = unit.id
         ctx.case.province_code = unit.province_code
         ctx.case.assignee_id = None  # the receiving commune names its own officer
+
+
+def _cancel_open_tasks(ctx: EventContext) -> None:
+    """The case leaves its commune: the old plan's open tasks are cancelled, their clocks
+    stop, and their agencies are told (their access to the case ends: scope.py). The
+    receiving commune assesses and plans anew."""
+    case = ctx.case
+    ctx.cancelled_tasks = [t.id for t in case.tasks if t.status in OPEN_TASK_STATUSES]
+    if not ctx.cancelled_tasks:
+        return
+    for clock in case.clocks:
+        if clock.task_id in ctx.cancelled_tasks and clock.status == DeadlineStatus.OPEN:
+            cancel(clock)
+            ctx.cancelled_clocks.append(clock)
+    agencies = ctx.session.execute(
+        sa.select(PlanTask.id, PlanTask.agency_id, PlanTask.agency_kind)
+        .where(PlanTask.id.in_(ctx.cancelled_tasks))
+        .order_by(PlanTask.id)
+    )
+    ctx.notices = task_cancelled_notices(
+        ctx.session, case.reference, [(t, a, k) for t, a, k in agencies], ctx.now
+    )
 
 
 def _accept(ctx: EventContext) -> None:
@@ -394,6 +450,28 @@ def _agency_for(store: CaseStore, case: CaseRow, kind: str) -> int | None:
     return store.cache.get(("agency", case.unit_id, kind), load)  # type: ignore[no-any-return]
 
 
+def _decide_emergency(ctx: EventContext) -> None:
+    ctx.facts["emergency_decision"] = _recorded(ctx)
+    if ctx.data.get("separation"):
+        ctx.facts["separation"] = {
+            "until": ctx.data["separation_until"],
+            "decided_at": ctx.now.isoformat(),
+            "extensions": [],
+        }
+
+
+def _extend_separation(ctx: EventContext) -> None:
+    separation = dict(ctx.facts["separation"])
+    extension = _recorded(ctx, previous_until=separation["until"])
+    separation["extensions"] = [*separation.get("extensions", []), extension]
+    separation["until"] = ctx.data["separation_until"]
+    ctx.facts["separation"] = separation
+
+
+def _end_separation(ctx: EventContext) -> None:
+    ctx.facts["separation"] = {**ctx.facts["separation"], "ended": _recorded(ctx)}
+
+
 def _store(key: str) -> Callable[[EventContext], None]:
     def effect(ctx: EventContext) -> None:
         ctx.facts[key] = _recorded(ctx)
@@ -417,7 +495,9 @@ EFFECTS: dict[str, Callable[[EventContext], None]] = {
     "accept": _accept,
     "assess": _assess,
     "mark_unfounded": _close,
-    "decide_emergency": _store("emergency_decision"),
+    "decide_emergency": _decide_emergency,
+    "extend_separation": _extend_separation,
+    "end_separation": _end_separation,
     "complete_assessment": _store("specific_assessment"),
     "submit_plan": _plan_submitted,
     "approve_plan": _plan_approved,
@@ -463,17 +543,16 @@ def plan_event(
     if event in NEW_CYCLE_EVENTS:
         case.cycle += 1
         case.clock_started_at = clock_anchor or now
-    case.state = fired.to_state
-    case.state_entered_at = now
+    rules = province_rules(store, case.workflow, case.province_code)
+    calendar = partial(province_calendar, store, case.province_code)
     case.updated_at = now
-    clocks = on_state_entered(
-        case,
-        fired.to_state,
-        now,
-        province_rules(store, case.workflow, case.province_code),
-        lambda: province_calendar(store, case.province_code),
-        definition.final,
-    )
+    clocks = on_event(case, event, fired.data, now, rules, calendar)
+    if fired.transition is None or fired.transition.dest is not None:  # a step is entered
+        case.state = fired.to_state
+        case.state_entered_at = now
+        entered = on_state_entered(case, fired.to_state, now, rules, calendar, definition.final)
+        clocks.closed += entered.closed
+        clocks.opened += entered.opened
     case.clocks += ctx.task_clocks
     clocks.closed[:0] = ctx.cancelled_clocks
     after = {name: getattr(case, name) for name in _AUDITED}
@@ -488,7 +567,8 @@ def plan_event(
             "after": {k: v for k, v in after.items() if before[k] != v} | {"state": after["state"]},
             "deadlines": {k: v for k, v in clocks.summary().items() if v},
             "fields": sorted(fired.data),  # names only: free text may identify the child
-        },
+        }
+        | ({"tasks_cancelled": ctx.cancelled_tasks} if ctx.cancelled_tasks else {}),
     )
     return CaseChange(
         case=case,
@@ -498,6 +578,8 @@ def plan_event(
         opened=clocks.opened + ctx.task_clocks,
         new_tasks=ctx.new_tasks,
         superseded_tasks=ctx.superseded_tasks,
+        cancelled_tasks=ctx.cancelled_tasks,
+        notices=ctx.notices,
         audit=entry.values(now),
     )
 
@@ -566,9 +648,11 @@ def _lean_view(
     actor: User,
     now: datetime,
 ) -> dict[str, Any]:
-    """The case as every answer shows it, whether read through the ORM or the case store."""
-    deadlines = list(deadlines)
-    return {
+    """The case as every answer shows it, whether read through the ORM or the case store,
+    cut to what `actor` may see (scope.py): intake staff follow the first steps only, and
+    neither they nor agencies see the risk level or other agencies' tasks."""
+    deadlines = [d for d in deadlines if scope.sees_deadline(actor, d.step)]
+    view = {
         "id": case.id,
         "reference": case.reference,
         "workflow": case.workflow,
@@ -584,9 +668,16 @@ def _lean_view(
         "received_at": _iso(case.received_at),
         "state_entered_at": _iso(case.state_entered_at),
         "deadlines": [_deadline_json(d, now) for d in deadlines],
-        "tasks": [_task_json(t) for t in tasks],
-        "available_events": available_events(get_workflow(case.workflow), case.state, actor.role),
+        "tasks": [_task_json(t) for t in tasks] if scope.sees_tasks(actor) else [],
+        "available_events": offered_events(
+            get_workflow(case.workflow),
+            CaseSnapshot(state=case.state, risk_level=case.risk_level, facts=case.facts),
+            actor.role,
+        ),
     }
+    if not scope.sees_casework(actor):
+        del view["risk_level"]
+    return view
 
 
 def _check_version(version: Any, case: Case | CaseRow) -> None:

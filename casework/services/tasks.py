@@ -7,13 +7,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
 
-from casework import audit
+from casework import audit, scope
 from casework.clock import utcnow
 from casework.db import Database
 from casework.deadlines import cancel, meet
 from casework.errors import EventNotAllowed, NotFound, PermissionDenied, ValidationError
 from casework.models import Case, Deadline, DeadlineStatus, PlanTask, PlanTaskStatus, Role, User
+from casework.models.cases import ACCESS_TASK_STATUSES
 
 #: action → (statuses it applies to, new status, clock it meets, clock it cancels)
 ACTIONS = {
@@ -46,6 +48,16 @@ def _task_view(task: PlanTask, case: Case) -> dict[str, Any]:
     }
 
 
+def _visible_to(actor: User) -> ColumnElement[bool]:
+    """The tasks an agency sees: its own that give it access to a case it may still see
+    (scope.py); a declined, superseded or cancelled task is gone from its view."""
+    return sa.and_(
+        PlanTask.agency_id == actor.agency_id,
+        PlanTask.status.in_(ACCESS_TASK_STATUSES),
+        scope.case_filter(actor),
+    )
+
+
 def list_tasks(db: Database, actor: User, status: str | None = None) -> list[dict[str, Any]]:
     """The tasks referred to the actor's agency."""
     if actor.role != Role.AGENCY or actor.agency_id is None:
@@ -54,7 +66,7 @@ def list_tasks(db: Database, actor: User, status: str | None = None) -> list[dic
         statement = (
             sa.select(PlanTask, Case)
             .join(Case, PlanTask.case_id == Case.id)
-            .where(PlanTask.agency_id == actor.agency_id)
+            .where(_visible_to(actor))
             .order_by(PlanTask.due_date)
         )
         if status:
@@ -79,12 +91,24 @@ def respond(
         raise ValidationError({"note": "say why the task is declined"})
     with db.uow() as uow:
         session = uow.session
-        task = session.scalars(
-            sa.select(PlanTask).where(PlanTask.id == task_id).with_for_update(key_share=True)
-        ).first()
-        if task is None or actor.role != Role.AGENCY or task.agency_id != actor.agency_id:
-            if actor.role != Role.AGENCY and task is not None:
+        if actor.role != Role.AGENCY or actor.agency_id is None:
+            # Someone who sees the case (its commune, its province) sees the task: told
+            # why not; anyone else is told what a task that does not exist would tell.
+            seen = session.scalar(
+                sa.select(PlanTask.id)
+                .join(Case, PlanTask.case_id == Case.id)
+                .where(PlanTask.id == task_id, scope.case_filter(actor))
+            )
+            if seen is not None:
                 raise PermissionDenied("only the agency the task is referred to answers it")
+            raise NotFound(f"task {task_id} not found")
+        task = session.scalars(
+            sa.select(PlanTask)
+            .join(Case, PlanTask.case_id == Case.id)
+            .where(PlanTask.id == task_id, _visible_to(actor))
+            .with_for_update(of=PlanTask, key_share=True)
+        ).first()
+        if task is None:
             raise NotFound(f"task {task_id} not found")
         allowed_from, new_status, meets, cancels = ACTIONS[action]
         if task.status not in allowed_from:

@@ -7,7 +7,7 @@ import pytest
 from casework.errors import NotFound, PermissionDenied
 from casework.services.cases import get_case, list_cases
 from casework.services.intake import record_report
-from tests.conftest import NEIGHBOUR, at, report_payload
+from tests.conftest import HANOI, NEIGHBOUR, at, report_payload
 from tests.helpers import case_in, open_case
 
 NOW = at("2027-02-04T10:00:00")
@@ -46,7 +46,9 @@ def test_agency_sees_only_cases_referred_to_it_and_only_its_tasks(db, people) ->
     police = get_case(db, people["police"], view["id"], now=NOW)
     assert [t["agency_kind"] for t in police["tasks"]] == ["police"]
     assert "history" not in police and "facts" not in police
-    assert "address" not in police["child"]
+    assert "risk_level" not in police  # no assessments
+    # What the task needs: who the child is and where to find them; not the birth date.
+    assert set(police["child"]) == {"full_name", "sex", "age_years", "address"}
     assert {d["rule"] for d in police["deadlines"]} == {"task_response.police", "task_completion"}
     assert "escalations" not in police
     # The neighbouring commune's police was not referred anything.
@@ -103,7 +105,23 @@ def test_the_event_paths_scope_check_agrees_with_the_query_filter(db, people) ->
     from casework.models import Case, User
     from casework.scope import case_filter, may_see
 
+    moved = case_in(
+        db, people, "implementing", child={**report_payload()["child"], "full_name": "Đỗ Văn Bình"}
+    )
+    moved_out = _moved(db, people, moved, HANOI)
+    declined = case_in(
+        db, people, "implementing", child={**report_payload()["child"], "full_name": "Vũ Thị Mai"}
+    )
+    _answer_police_task(db, people, declined["id"], "decline")
+    done_then_moved = case_in(
+        db, people, "implementing", child={**report_payload()["child"], "full_name": "Hồ Văn Tú"}
+    )
+    _answer_police_task(db, people, done_then_moved["id"], "complete")
+    _moved(db, people, get_case(db, people["officer"], done_then_moved["id"], now=NOW), NEIGHBOUR)
     cases = [
+        moved_out["id"],
+        declined["id"],
+        done_then_moved["id"],
         open_case(db, people)["id"],
         case_in(
             db,
@@ -142,3 +160,95 @@ def test_the_event_paths_scope_check_agrees_with_the_query_filter(db, people) ->
                 )
                 checked += 1
     assert checked == len(actors) * len(cases)
+
+
+def _moved(db, people, view, unit_code):
+    from casework.services.cases import fire_event
+
+    return fire_event(
+        db,
+        people["chair"],
+        view["id"],
+        "transfer_out",
+        view["version"],
+        {"unit_code": unit_code, "reason": "chuyển nơi ở"},
+        now=NOW,
+    )
+
+
+def _answer_police_task(db, people, case_id, action):
+    from casework.services.tasks import respond
+
+    view = get_case(db, people["police"], case_id, now=NOW)
+    [task] = view["tasks"]
+    return respond(db, people["police"], task["id"], action, "lý do", now=NOW)
+
+
+def test_intake_sees_its_report_and_where_the_case_stands_not_the_casework(db, people) -> None:
+    from workflows.case import INTAKE_STEPS
+
+    view = case_in(db, people, "implementing")
+    seen = get_case(db, people["intake"], view["id"], now=NOW)
+    assert (seen["reference"], seen["state"]) == (view["reference"], "implementing")
+    assert [r["description"] for r in seen["reports"]] == [report_payload()["description"]]
+    assert seen["child"]["full_name"] == "Nguyễn Thị Lan"  # as the intake point recorded it
+    for hidden in ("facts", "history", "escalations", "risk_level"):
+        assert hidden not in seen
+    assert seen["tasks"] == []
+    assert seen["deadlines"] and {d["step"] for d in seen["deadlines"]} <= set(INTAKE_STEPS)
+    [listed] = list_cases(db, people["intake"], now=NOW)
+    assert listed["risk_level"] is None
+    # The commune sees all of it.
+    full = get_case(db, people["officer"], view["id"], now=NOW)
+    assert full["risk_level"] == "medium" and full["history"] and len(full["tasks"]) == 2
+
+
+def test_intake_loses_sight_of_a_case_that_left_the_province(db, people) -> None:
+    view = case_in(db, people, "initial_assessment")
+    view = _moved(db, people, view, NEIGHBOUR)  # same province: still followed
+    assert get_case(db, people["intake"], view["id"], now=NOW)["state"] == "transferred"
+    from casework.services.cases import fire_event
+
+    fire_event(
+        db,
+        people["chair.2"],
+        view["id"],
+        "transfer_out",
+        view["version"],
+        {"unit_code": HANOI, "reason": "chuyển nơi ở"},
+        now=NOW,
+    )
+    with pytest.raises(NotFound):
+        get_case(db, people["intake"], view["id"], now=NOW)
+    assert list_cases(db, people["intake"], now=NOW) == []
+    with pytest.raises(NotFound):  # nor can it fire an event on it
+        fire_event(db, people["intake"], view["id"], "transfer", view["version"] + 1, {}, now=NOW)
+
+
+def test_an_agency_loses_the_case_when_it_declines_its_task(db, people) -> None:
+    from casework.services.tasks import list_tasks
+
+    view = case_in(db, people, "implementing")
+    _answer_police_task(db, people, view["id"], "decline")
+    with pytest.raises(NotFound):
+        get_case(db, people["police"], view["id"], now=NOW)
+    assert list_tasks(db, people["police"]) == []
+    assert list_cases(db, people["police"], now=NOW) == []
+
+
+def test_a_task_outside_ones_scope_answers_like_one_that_does_not_exist(db, people) -> None:
+    from casework.services.tasks import respond
+
+    view = case_in(db, people, "implementing")
+    task_id = view["tasks"][0]["id"]
+    missing = task_id + 1000
+    for username in ("officer.2", "chair.2", "province.hn", "intake.111", "police.2", "admin"):
+        answers = []
+        for some_id in (task_id, missing):
+            with pytest.raises(NotFound) as error:
+                respond(db, people[username], some_id, "accept", now=NOW)
+            answers.append(error.value.message.replace(str(some_id), "N"))
+        assert answers[0] == answers[1], username
+    # Who sees the case sees the task: told why they may not answer it.
+    with pytest.raises(PermissionDenied):
+        respond(db, people["officer"], task_id, "accept", now=NOW)

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from casework.deadlines import sweep
-from casework.errors import EventNotAllowed, NotFound, PermissionDenied, ValidationError
+from casework.errors import NotFound, PermissionDenied, ValidationError
 from casework.models import Notification
 from casework.services.cases import get_case
 from casework.services.tasks import list_tasks, respond
@@ -74,7 +74,8 @@ def test_decline_needs_a_reason_and_cancels_completion(db, people) -> None:
     clocks = task_clocks(db, people, view["id"], at("2027-02-03T15:00"))
     mine = {rule: d["status"] for (rule, tid), d in clocks.items() if tid == task["id"]}
     assert mine == {"task_response.police": "met", "task_completion": "cancelled"}
-    with pytest.raises(EventNotAllowed):
+    # Declined, the task is no longer the agency's: it cannot be completed, nor even found.
+    with pytest.raises(NotFound):
         respond(db, people["police"], task["id"], "complete", now=at("2027-02-04T15:00"))
 
 

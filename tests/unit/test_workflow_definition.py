@@ -88,7 +88,40 @@ def test_unknown_event() -> None:
         fire(CASE_WORKFLOW, snapshot("received"), "teleport", {})
 
 
+SEPARATED = {"separation": {"until": "2027-03-05", "extensions": []}}
 GUARD_CASES = [
+    (
+        "emergency_protection",
+        "decide_emergency",
+        {"measures": "x", "separation": False, "separation_until": "2027-03-05"},
+        {},
+        None,
+        "no separation is decided",
+    ),
+    (
+        "specific_assessment",
+        "extend_separation",
+        {"separation_until": "2027-03-05", "reason": "x"},
+        {},
+        None,
+        "no temporary separation is in force",
+    ),
+    (
+        "implementing",
+        "extend_separation",
+        {"separation_until": "2027-03-21", "reason": "x"},
+        SEPARATED,
+        None,
+        "at most 15 days",
+    ),
+    (
+        "reviewing",
+        "close",
+        {"review": {"harm": "low", "abuser_access": "low", "environment": "low"}},
+        SEPARATED,
+        None,
+        "end it first",
+    ),
     ("plan_approval", "approve_plan", {}, {"plan": {"measures": [1]}}, None, "specific assessment"),
     ("plan_approval", "approve_plan", {}, {"specific_assessment": {}}, None, "no measures"),
     (
@@ -228,6 +261,8 @@ def test_available_events_by_role() -> None:
         "approve_plan",
         "return_plan",
         "transfer_out",
+        "extend_separation",
+        "end_separation",
     ]
     assert available_events(CASE_WORKFLOW, "plan_approval", "officer") == []
     assert available_events(CASE_WORKFLOW, "closed", "officer") == ["reopen"]
@@ -271,3 +306,16 @@ def test_show_and_diagram_list_every_state_and_event() -> None:
         assert state in text and state in diagram
     for event in CASE_WORKFLOW.events:
         assert event in text and event in diagram
+    # The separation's clock: anchored on the decision's own date, with its ladder.
+    line = next(line for line in text.splitlines() if line.strip().startswith("separation_end"))
+    assert "separation_until" in line and "met by extend_separation/end_separation" in line
+
+
+def test_separation_events_are_offered_only_while_a_separation_is_in_force() -> None:
+    from workflows.engine import offered_events
+
+    assert "end_separation" not in offered_events(CASE_WORKFLOW, snapshot("implementing"), "chair")
+    separated = snapshot("implementing", facts=SEPARATED)
+    assert {"extend_separation", "end_separation"} <= set(
+        offered_events(CASE_WORKFLOW, separated, "chair")
+    )
