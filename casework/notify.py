@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from casework import labels
 from casework.db import Database, UnitOfWork
 from casework.models import (
     AdministrativeUnit,
@@ -32,38 +33,7 @@ from casework.models import (
     User,
 )
 
-#: Labels of steps and rungs, and the message templates, in each user's language.
-STEP_LABELS = {
-    "vi": {
-        "received": "tiếp nhận",
-        "transferred": "phân công xử lý",
-        "initial_assessment": "đánh giá ban đầu",
-        "emergency_protection": "quyết định khẩn cấp",
-        "specific_assessment": "đánh giá cụ thể",
-        "plan_drafting": "xây dựng kế hoạch",
-        "plan_approval": "phê duyệt kế hoạch",
-        "implementing": "thực hiện kế hoạch",
-        "reviewing": "rà soát",
-        "closed": "kết thúc",
-    },
-    "en": {
-        "received": "intake",
-        "transferred": "assignment",
-        "initial_assessment": "initial assessment",
-        "emergency_protection": "emergency decision",
-        "specific_assessment": "specific assessment",
-        "plan_drafting": "plan drafting",
-        "plan_approval": "plan approval",
-        "implementing": "implementation",
-        "reviewing": "review",
-        "closed": "closure",
-    },
-}
-#: Clocks with a name of their own (not their step's).
-RULE_LABELS = {
-    "vi": {"separation_end": "quyết định khi hết hạn tạm thời cách ly"},
-    "en": {"separation_end": "decision at the end of the temporary separation"},
-}
+#: The message templates, in each user's language (names come from casework.labels).
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "vi": {
         "reminded": (
@@ -104,7 +74,6 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
 }
-TASK_LABEL = {"vi": "nhiệm vụ của {agency}", "en": "task for {agency}"}
 #: A task cancelled because the case moved to another commune: no link (the agency no
 #: longer has access to the case), only the reference.
 TASK_CANCELLED = {
@@ -118,24 +87,6 @@ TASK_CANCELLED = {
         "Case {ref}: the {task} is cancelled because the case has moved to another area. "
         "No further action is needed.",
     ),
-}
-AGENCY_LABELS = {
-    "vi": {
-        "police": "công an",
-        "health": "y tế",
-        "education": "giáo dục",
-        "justice": "tư pháp",
-        "social_services": "dịch vụ xã hội",
-        "other": "cơ quan khác",
-    },
-    "en": {
-        "police": "police",
-        "health": "health",
-        "education": "education",
-        "justice": "justice",
-        "social_services": "social services",
-        "other": "other agency",
-    },
 }
 
 
@@ -153,9 +104,12 @@ def render(
     from zoneinfo import ZoneInfo
 
     local_due = due.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M %d/%m/%Y")
-    label = RULE_LABELS[lang].get(rule or "") or STEP_LABELS[lang].get(step, step)
     if agency_kind:
-        label = TASK_LABEL[lang].format(agency=AGENCY_LABELS[lang].get(agency_kind, agency_kind))
+        label = labels.agency_task(agency_kind, lang)
+    elif rule in labels.CATALOGUE["clock"]:
+        label = labels.text("clock", rule, lang)
+    else:
+        label = labels.text("step", step, lang)
     subject, body = TEMPLATES[lang].get(rung) or TEMPLATES[lang]["other"]
     values = {"ref": reference, "step": label, "due": local_due, "link": link, "rung": rung}
     return subject.format(**values), body.format(**values)
@@ -176,7 +130,7 @@ def task_cancelled_notices(
             continue
         for user in _active(session, User.role == Role.AGENCY, User.agency_id == agency_id):
             lang = user.locale if user.locale in TASK_CANCELLED else "vi"
-            task = TASK_LABEL[lang].format(agency=AGENCY_LABELS[lang].get(agency_kind, agency_kind))
+            task = labels.agency_task(agency_kind, lang)
             subject, body = TASK_CANCELLED[lang]
             notices.append(
                 {

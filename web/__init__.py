@@ -69,13 +69,14 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     csrf.exempt(api_bp)
 
     from web import errors
-    from web.labels import label, localtime, rung_label, state_label
+    from web.labels import cite, label, localtime, rung_label, state_label
 
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
     app.add_template_global(state_label, "state_label")
     app.add_template_global(rung_label, "rung_label")
     app.add_template_global(label, "label")
+    app.add_template_global(cite, "cite")
     app.add_template_global(get_locale, "get_locale")
 
     @app.context_processor

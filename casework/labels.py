@@ -1,0 +1,205 @@
+"""The label catalogue: what people read for the workflow's ids, in Vietnamese and English.
+
+Ids stay English in code, API and data; pages (through web/labels.py) and notification
+texts (casework/notify.py) read their names here, so a state is called the same on a page
+and in an e-mail. casework does not import Flask: the catalogue is plain data, and a test
+fails when a state, event, step, clock, role or status of the workflow lacks a language.
+"""
+
+from __future__ import annotations
+
+import re
+
+LANGUAGES = ("vi", "en")
+DEFAULT = "vi"
+
+#: kind -> id -> (Vietnamese, English)
+CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
+    # A case's state, as a heading or in a list.
+    "state": {
+        "received": ("Tiếp nhận", "Received"),
+        "transferred": ("Đã chuyển về xã", "Transferred to commune"),
+        "initial_assessment": ("Đánh giá ban đầu", "Initial assessment"),
+        "emergency_protection": ("Bảo vệ khẩn cấp", "Emergency protection"),
+        "specific_assessment": ("Đánh giá cụ thể", "Specific assessment"),
+        "plan_drafting": ("Xây dựng kế hoạch", "Plan drafting"),
+        "plan_approval": ("Phê duyệt kế hoạch", "Plan approval"),
+        "implementing": ("Thực hiện kế hoạch", "Implementing the plan"),
+        "reviewing": ("Rà soát, đánh giá", "Reviewing"),
+        "closed": ("Kết thúc", "Closed"),
+    },
+    # A step in a sentence ("the … step is due").
+    "step": {
+        "received": ("tiếp nhận", "intake"),
+        "transferred": ("phân công xử lý", "assignment"),
+        "initial_assessment": ("đánh giá ban đầu", "initial assessment"),
+        "emergency_protection": ("quyết định khẩn cấp", "emergency decision"),
+        "specific_assessment": ("đánh giá cụ thể", "specific assessment"),
+        "plan_drafting": ("xây dựng kế hoạch", "plan drafting"),
+        "plan_approval": ("phê duyệt kế hoạch", "plan approval"),
+        "implementing": ("thực hiện kế hoạch", "implementation"),
+        "reviewing": ("rà soát", "review"),
+        "closed": ("kết thúc", "closure"),
+    },
+    "event": {
+        "receive": ("Tiếp nhận thông tin", "Report received"),
+        "transfer": ("Chuyển về xã", "Transfer to the commune"),
+        "accept": ("Tiếp nhận và phân công", "Accept and assign"),
+        "assess": ("Đánh giá ban đầu (Mẫu 02)", "Initial assessment (Form 02)"),
+        "mark_unfounded": ("Kết thúc do không xác minh được", "Close as unfounded"),
+        "decide_emergency": ("Quyết định khẩn cấp", "Emergency decision"),
+        "complete_assessment": ("Đánh giá cụ thể (Mẫu 03)", "Specific assessment (Form 03)"),
+        "submit_plan": ("Trình kế hoạch (Mẫu 04)", "Submit the plan (Form 04)"),
+        "approve_plan": ("Phê duyệt kế hoạch (Mẫu 05)", "Approve the plan (Form 05)"),
+        "return_plan": ("Trả lại kế hoạch", "Return the plan"),
+        "start_review": ("Bắt đầu rà soát", "Start the review"),
+        "close": ("Kết thúc ca (Mẫu 06)", "Close the case (Form 06)"),
+        "replan": ("Xây dựng kế hoạch mới", "Make a new plan"),
+        "reopen": ("Mở lại", "Reopen"),
+        "transfer_out": ("Chuyển xã khác", "Transfer to another commune"),
+        "extend_separation": ("Gia hạn tạm thời cách ly", "Extend the temporary separation"),
+        "end_separation": ("Chấm dứt tạm thời cách ly", "End the temporary separation"),
+    },
+    # A clock, by its rule (agency clocks are named with their agency where shown).
+    "rule": {
+        "transfer": ("Chuyển về xã", "Transfer to the commune"),
+        "assignment": ("Phân công xử lý", "Assignment"),
+        "initial_assessment": ("Đánh giá ban đầu", "Initial assessment"),
+        "emergency_decision": ("Quyết định khẩn cấp", "Emergency decision"),
+        "plan_submission": ("Trình kế hoạch", "Plan submission"),
+        "plan_approval": ("Phê duyệt kế hoạch", "Plan approval"),
+        "review": ("Rà soát, đánh giá", "Review"),
+        "separation_end": ("Hết hạn tạm thời cách ly", "End of the temporary separation"),
+        "task_response": ("Trả lời đề nghị phối hợp", "Answer to the referral"),
+        "task_completion": ("Hoàn thành nhiệm vụ", "Task completed"),
+    },
+    # A clock with a name of its own (not its step's), in a sentence.
+    "clock": {
+        "separation_end": (
+            "quyết định khi hết hạn tạm thời cách ly",
+            "decision at the end of the temporary separation",
+        ),
+    },
+    # Phrases with a slot.
+    "phrase": {"agency_task": ("nhiệm vụ của {agency}", "task for {agency}")},
+    "deadline_status": {
+        "open": ("đang chạy", "open"),
+        "overdue": ("quá hạn", "overdue"),
+        "met": ("đúng hạn", "met"),
+        "met_late": ("trễ hạn", "met late"),
+        "cancelled": ("huỷ", "cancelled"),
+    },
+    "task_status": {
+        "proposed": ("chờ trả lời", "awaiting an answer"),
+        "accepted": ("đã nhận", "accepted"),
+        "declined": ("từ chối", "declined"),
+        "done": ("đã hoàn thành", "done"),
+        "superseded": ("được thay thế", "superseded"),
+        "cancelled": ("huỷ", "cancelled"),
+    },
+    "rung": {
+        "reminded": ("Đã nhắc hạn", "Reminder sent"),
+        "overdue": ("Quá hạn", "Overdue"),
+        "escalated": ("Đã chuyển cấp tỉnh", "Escalated to the province"),
+    },
+    "role": {
+        "intake": ("Cán bộ tiếp nhận thông tin", "Intake staff"),
+        "officer": ("Cán bộ bảo vệ trẻ em cấp xã", "Commune child-protection officer"),
+        "chair": ("Chủ tịch UBND cấp xã", "Commune chairperson"),
+        "province": ("Cán bộ cấp tỉnh", "Province office"),
+        "agency": ("Cơ quan phối hợp", "Partner agency"),
+        "admin": ("Quản trị hệ thống", "Administrator"),
+    },
+    "agency": {
+        "police": ("công an", "police"),
+        "health": ("y tế", "health"),
+        "education": ("giáo dục", "education"),
+        "justice": ("tư pháp", "justice"),
+        "social_services": ("dịch vụ xã hội", "social services"),
+        "other": ("cơ quan khác", "other agency"),
+    },
+    "sex": {
+        "female": ("nữ", "female"),
+        "male": ("nam", "male"),
+        "unknown": ("không rõ", "unknown"),
+    },
+    "risk": {
+        "low": ("thấp", "low"),
+        "medium": ("trung bình", "medium"),
+        "high": ("cao", "high"),
+        "serious": ("tổn hại nghiêm trọng", "serious harm"),
+    },
+    "match_reason": {
+        "name": ("cùng họ tên", "same name"),
+        "name_folded": ("họ tên giống khi bỏ dấu", "same name without diacritics"),
+        "birth_date": ("cùng ngày sinh", "same birth date"),
+        "birth_year": ("cùng năm sinh", "same birth year"),
+        "age": ("tuổi tương đương", "similar age"),
+        "commune": ("cùng xã", "same commune"),
+        "sex": ("cùng giới tính", "same sex"),
+    },
+}
+
+
+def _lang(lang: str | None) -> int:
+    return LANGUAGES.index(lang) if lang in LANGUAGES else LANGUAGES.index(DEFAULT)
+
+
+def text(kind: str, value: str | None, lang: str | None) -> str:
+    """The label of `value` (an id of `kind`) in `lang`; an unknown id shows as itself."""
+    if value is None:
+        return "—"
+    table = CATALOGUE[kind]
+    if kind == "rule" and value not in table and "." in value:
+        value = value.split(".", 1)[0]  # task_response.police -> task_response
+    entry = table.get(value)
+    return entry[_lang(lang)] if entry else value
+
+
+_ARTICLE = re.compile(
+    r"Arts?\. (?P<art>\d+(?:[–-]\d+)?)(?:\((?P<clause>\d+)\))?(?:\((?P<point>[a-zđ])\))?"
+)
+#: How a source names an act, and the act's name in each language (a bare article is NĐ 56).
+_ACTS = (
+    ("NĐ 56/2017", ("Nghị định 56/2017/NĐ-CP", "Decree 56/2017/NĐ-CP")),
+    ("NĐ 56", ("Nghị định 56/2017/NĐ-CP", "Decree 56/2017/NĐ-CP")),
+    ("Luật Trẻ em", ("Luật Trẻ em 2016", "Law on Children 2016")),
+    ("", ("Nghị định 56/2017/NĐ-CP", "Decree 56/2017/NĐ-CP")),
+)
+_NOTES = {
+    "(date set in the plan)": ("(ngày ghi trong kế hoạch)", "(date set in the plan)"),
+    "TTHC": ("thủ tục hành chính", "administrative procedure"),
+}
+
+
+def agency_task(agency_kind: str, lang: str | None) -> str:
+    """'task for police' / 'nhiệm vụ của công an'."""
+    return text("phrase", "agency_task", lang).format(agency=text("agency", agency_kind, lang))
+
+
+def cite(source: str, lang: str | None) -> str:
+    """A legal citation as an official writes it: "NĐ 56/2017 Art. 30(1)(b)" is "điểm b
+    khoản 1 Điều 30 Nghị định 56/2017/NĐ-CP" in Vietnamese and "Decree 56/2017/NĐ-CP,
+    Art. 30(1)(b)" in English."""
+    index = _lang(lang)
+    parts = []
+    for piece in (part.strip() for part in source.split(";")):
+        prefix, names = next((p, n) for p, n in _ACTS if piece.startswith(p))
+        rest = piece[len(prefix) :].strip()
+        match = _ARTICLE.match(rest)
+        if match is None:
+            for raw, texts in _NOTES.items():
+                piece = piece.replace(raw, texts[index])
+            parts.append(piece)
+            continue
+        if index == 0:
+            words = [f"điểm {match['point']}"] if match["point"] else []
+            words += [f"khoản {match['clause']}"] if match["clause"] else []
+            cited = " ".join([*words, f"Điều {match['art']}", names[0]])
+        else:
+            cited = f"{names[1]}, {match.group(0)}"
+        note = rest[match.end() :].strip()
+        for raw, texts in _NOTES.items():
+            note = note.replace(raw, texts[index])
+        parts.append(f"{cited} {note}".strip())
+    return "; ".join(parts)
