@@ -68,6 +68,15 @@ class Config:
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
     TESTING: bool = False
+    #: The earliest receipt time a report may give: a number of days before now, or a date
+    #: (YYYY-MM-DD). A receipt starts the statutory clocks, so one from years ago opens a
+    #: case that is overdue and escalates at once; a window relative to today keeps catching
+    #: a mistyped year (2016 for 2026) as the years pass, which a fixed date would not.
+    #: 90 days covers a paper report forwarded late; set a date to enter older records.
+    EARLIEST_RECEIPT: str = os.environ.get("CASEWORK_EARLIEST_RECEIPT", "90")
+    #: The largest request body accepted (413 beyond): a plan of 100 measures of 2,000
+    #: characters fits in about 600 kB.
+    MAX_CONTENT_LENGTH: int = int(os.environ.get("CASEWORK_MAX_BODY_BYTES", str(1024 * 1024)))
 
 
 class TestConfig(Config):

@@ -10,6 +10,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
 from casework.db import Database, Settings
+from web import inputs
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -54,6 +55,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)
+    inputs.init_app(app)  # the input gate and the `id` converter, before the blueprints
 
     from web.admin.routes import bp as admin_bp
     from web.api.routes import bp as api_bp

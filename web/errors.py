@@ -37,6 +37,28 @@ def status_for(error: CaseworkError) -> int:
 
 log = logging.getLogger("casework.web")
 
+#: Longest message, field name and field problem an error answer carries: an error may
+#: name what it refuses, but never echoes unbounded input back.
+MESSAGE_MAX, FIELD_MAX = 500, 80
+
+
+def bounded(text: object, limit: int = MESSAGE_MAX) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded_body(body: dict[str, object]) -> dict[str, object]:
+    body = dict(body)
+    if "message" in body:
+        body["message"] = bounded(body["message"])
+    fields = body.get("fields")
+    if isinstance(fields, dict):
+        body["fields"] = {
+            bounded(name, FIELD_MAX): bounded(problem) for name, problem in fields.items()
+        }
+    return body
+
+
 #: The database cannot be reached (down, restarting, failing over): nothing was written.
 UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError)
 
@@ -61,17 +83,21 @@ def register(app: Flask) -> None:
     def casework_error(error: CaseworkError):  # type: ignore[no-untyped-def]
         status = status_for(error)
         if request.path.startswith("/api/"):
-            return jsonify(error.to_dict()), status
-        return render_template("error.html", status=status, message=error.message), status
+            return jsonify(_bounded_body(error.to_dict())), status
+        message = bounded(error.message)
+        return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         if request.path.startswith("/api/"):
-            body = {
+            body: dict[str, object] = {
                 "error": (error.name or "error").lower().replace(" ", "_"),
                 "message": error.description,
             }
-            return jsonify(body), error.code or 500
+            fields = getattr(error, "fields", None)  # web.inputs.InputRejected names them
+            if fields:
+                body["fields"] = fields
+            return jsonify(_bounded_body(body)), error.code or 500
         return render_template(
-            "error.html", status=error.code, message=error.description
+            "error.html", status=error.code, message=bounded(error.description or "")
         ), error.code or 500

@@ -140,7 +140,7 @@ EVENTS = {
                         record(
                             FieldSpec("agency_kind", choice(*AGENCY_KINDS)),
                             FieldSpec("action", text(2000)),
-                            FieldSpec("due_date", iso_date()),
+                            FieldSpec("due_date", iso_date(max_years_ahead=5)),
                         )
                     ),
                 ),

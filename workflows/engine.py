@@ -171,7 +171,7 @@ def fire(
     if data is not None and not isinstance(data, Mapping):
         raise InvalidEventData(FieldError("data", "must be an object"))
     try:
-        cleaned = definition.events[event].clean(data or {})
+        cleaned = definition.events[event].clean(data or {}, now=snapshot.now)
     except FieldError as error:
         raise InvalidEventData(error) from None
     before = snapshot.state

@@ -8,9 +8,12 @@ transitions with their guards, and the deadlines next to their step.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 
@@ -143,7 +146,30 @@ class FieldSpec:
     help: str = ""
 
 
-def text(max_length: int = 5000) -> Cleaner:
+#: Characters no text may hold: NUL and the other C0 controls, and unpaired surrogates
+#: (which cannot be encoded: PostgreSQL refuses NUL in text, SQLite's driver refuses
+#: surrogates). Tab, line feed and carriage return are allowed in long text only.
+_NEVER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_NOT_IN_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+#: Text longer than this may span lines (a description, a reason); shorter text is one line
+#: (a name, a code, a phone number).
+ONE_LINE_MAX = 500
+
+
+def bad_character(value: str, multiline: bool = True) -> str | None:
+    """What is wrong with `value`'s characters, or None. Never repeats the text itself."""
+    found = (_NEVER if multiline else _NOT_IN_ONE_LINE).search(value)
+    if found is None:
+        return None
+    code = ord(found.group())
+    kind = "an unpaired surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
+    return f"must not contain {kind} (U+{code:04X} at position {found.start()})"
+
+
+def text(max_length: int = 5000, multiline: bool | None = None) -> Cleaner:
+    """Text, stripped, not empty. One line unless longer than ONE_LINE_MAX is allowed."""
+    lines = max_length > ONE_LINE_MAX if multiline is None else multiline
+
     def clean(value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise FieldError(path, "must be text")
@@ -152,6 +178,9 @@ def text(max_length: int = 5000) -> Cleaner:
             raise FieldError(path, "must not be empty")
         if len(value) > max_length:
             raise FieldError(path, f"must be at most {max_length} characters")
+        problem = bad_character(value, multiline=lines)
+        if problem:
+            raise FieldError(path, problem)
         return value
 
     return clean
@@ -168,21 +197,72 @@ def boolean() -> Cleaner:
 
 def choice(*allowed: str) -> Cleaner:
     def clean(value: Any, path: str) -> str:
-        if value not in allowed:
+        # Only text can be one of the names (a list or an object is not hashable).
+        if not isinstance(value, str) or value not in allowed:
             raise FieldError(path, f"must be one of: {', '.join(allowed)}")
-        return str(value)
+        return value
 
     return clean
 
 
-def iso_date() -> Cleaner:
+#: Dates and times outside these years are typing errors, whatever the field (and beyond
+#: them a time-zone conversion can overflow).
+PLAUSIBLE_YEARS = (1900, 2199)
+#: Plain calendar dates and times only: no ISO week dates (2026-W01), ordinal dates
+#: (2026-001) or the basic format (20260101) that datetime.fromisoformat also reads.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+#: The moment relative dates are checked against (see `reference_time`).
+_REFERENCE: ContextVar[datetime | None] = ContextVar("reference_time", default=None)
+
+
+@contextmanager
+def reference_time(now: datetime | None) -> Iterator[None]:
+    """Check relative date limits (`iso_date(max_years_ahead=...)`) against `now` — the
+    injected clock — instead of the wall clock, for the cleaning done inside the block."""
+    token = _REFERENCE.set(now)
+    try:
+        yield
+    finally:
+        _REFERENCE.reset(token)
+
+
+def _today() -> date:
+    return (_REFERENCE.get() or datetime.now(UTC)).date()
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def iso_date(max_years_ahead: int | None = None) -> Cleaner:
+    """A calendar date YYYY-MM-DD in a plausible year; with `max_years_ahead`, no later than
+    that many years after today."""
+
     def clean(value: Any, path: str) -> str:
-        if not isinstance(value, str):
-            raise FieldError(path, "must be a date YYYY-MM-DD")
+        message = "must be a date YYYY-MM-DD"
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
+            raise FieldError(path, message)
         try:
-            return date.fromisoformat(value).isoformat()
+            day = date.fromisoformat(value)
         except ValueError:
-            raise FieldError(path, "must be a date YYYY-MM-DD") from None
+            raise FieldError(path, message) from None
+        low, high = PLAUSIBLE_YEARS
+        if not low <= day.year <= high:
+            raise FieldError(path, f"must be a date between {low} and {high}")
+        if max_years_ahead is not None:
+            latest = _years_after(_today(), max_years_ahead)
+            if day > latest:
+                raise FieldError(
+                    path, f"must be within {max_years_ahead} years (at the latest {latest})"
+                )
+        return day.isoformat()
 
     return clean
 
@@ -196,7 +276,11 @@ def record(*fields: FieldSpec) -> Cleaner:
     return clean
 
 
-def list_of(item: Cleaner, min_items: int = 1, max_items: int = 100) -> Cleaner:
+def list_of(
+    item: Cleaner, min_items: int = 1, max_items: int = 100, unique: bool = False
+) -> Cleaner:
+    """A list of `item`s; with `unique`, an item given twice is refused (not dropped)."""
+
     def clean(value: Any, path: str) -> list[Any]:
         if not isinstance(value, list):
             raise FieldError(path, "must be a list")
@@ -204,7 +288,12 @@ def list_of(item: Cleaner, min_items: int = 1, max_items: int = 100) -> Cleaner:
             raise FieldError(path, f"must have at least {min_items} item(s)")
         if len(value) > max_items:
             raise FieldError(path, f"must have at most {max_items} items")
-        return [item(entry, f"{path}[{index}]") for index, entry in enumerate(value)]
+        cleaned = [item(entry, f"{path}[{index}]") for index, entry in enumerate(value)]
+        if unique:
+            for index, entry in enumerate(cleaned):
+                if entry in cleaned[:index]:
+                    raise FieldError(f"{path}[{index}]", "is given twice")
+        return cleaned
 
     return clean
 
@@ -217,7 +306,7 @@ def clean_fields(
     for key in data:
         if key not in known:
             allowed = ", ".join(sorted(known)) or "none"
-            raise FieldError(f"{prefix}{key}", f"unknown field (allowed: {allowed})")
+            raise FieldError(f"{prefix}{_shown(key)}", f"unknown field (allowed: {allowed})")
     cleaned: dict[str, Any] = {}
     for spec in fields:
         path = f"{prefix}{spec.name}"
@@ -259,8 +348,9 @@ class EventSpec:
     #: Offered to users only when this holds for the case (the guards still decide).
     offered_when: Callable[[CaseSnapshot], bool] | None = None
 
-    def clean(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        return clean_fields(self.fields, data)
+    def clean(self, data: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+        with reference_time(now):
+            return clean_fields(self.fields, data)
 
 
 @dataclass(frozen=True)
@@ -294,36 +384,54 @@ class WorkflowDefinition:
         raise KeyError(name)
 
 
+#: Whole numbers are stored in 32-bit columns unless a field says otherwise.
+INT32 = (-(2**31), 2**31 - 1)
+
+
 def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
+    low = INT32[0] if minimum is None else minimum
+    high = INT32[1] if maximum is None else maximum
+
     def clean(value: Any, path: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise FieldError(path, "must be a whole number")
-        if minimum is not None and value < minimum:
-            raise FieldError(path, f"must be at least {minimum}")
-        if maximum is not None and value > maximum:
-            raise FieldError(path, f"must be at most {maximum}")
+        if value < low:
+            raise FieldError(path, f"must be at least {low}")
+        if value > high:
+            raise FieldError(path, f"must be at most {high}")
         return value
 
     return clean
 
 
+def _shown(key: Any, limit: int = 40) -> str:
+    """A key as an error may name it: printable and short (input is never echoed whole)."""
+    shown = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in str(key)[:limit])
+    return shown + "…" if len(str(key)) > limit else shown
+
+
 def iso_datetime() -> Cleaner:
-    """An ISO 8601 timestamp; one without a zone is read as Vietnam local time."""
+    """An ISO 8601 calendar date and time in a plausible year; one without a zone is read as
+    Vietnam local time."""
 
     def clean(value: Any, path: str) -> datetime:
         from zoneinfo import ZoneInfo
 
+        message = "must be an ISO 8601 date-time, e.g. 2027-02-03T09:30:00+07:00"
         if not isinstance(value, str):
-            raise FieldError(path, "must be an ISO 8601 date-time, e.g. 2027-02-03T09:30:00+07:00")
+            raise FieldError(path, message)
         raw = value.strip()
+        if not _DATETIME.fullmatch(raw):
+            raise FieldError(path, message)
         if raw.endswith(("Z", "z")):
             raw = raw[:-1] + "+00:00"
         try:
             parsed = datetime.fromisoformat(raw)
         except ValueError:
-            raise FieldError(
-                path, "must be an ISO 8601 date-time, e.g. 2027-02-03T09:30:00+07:00"
-            ) from None
+            raise FieldError(path, message) from None
+        low, high = PLAUSIBLE_YEARS
+        if not low <= parsed.year <= high:
+            raise FieldError(path, f"must be a date-time between {low} and {high}")
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
         return parsed

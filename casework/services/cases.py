@@ -755,6 +755,8 @@ def assign(
         _check_version(version, case)
         if not scope.may_assign(actor):
             raise scope.PermissionDenied("only the commune chair or province staff assign cases")
+        if case.state == "closed":
+            raise EventNotAllowed("the case is closed: reopen it before assigning it")
         before = case.assignee_id
         case.assignee_id = _officer_of(session, case, assignee, "assignee").id
         case.updated_at = now

@@ -22,7 +22,7 @@ from casework.casestore import (
     insert_rows,
     open_store,
 )
-from casework.clock import utcnow
+from casework.clock import LOCAL_TZ, utcnow
 from casework.db import Database
 from casework.deadlines import on_state_entered, province_calendar, province_rules
 from casework.errors import Conflict, NotFound, ValidationError
@@ -163,7 +163,9 @@ REPORT_FIELDS = (
     ),
     FieldSpec("incident_unit_code", text(8), required=False),
     FieldSpec(
-        "abuse_types", list_of(choice(*ABUSE_TYPES), max_items=len(ABUSE_TYPES)), required=False
+        "abuse_types",
+        list_of(choice(*ABUSE_TYPES), max_items=len(ABUSE_TYPES), unique=True),
+        required=False,
     ),
     FieldSpec("online", boolean(), required=False),
     FieldSpec("environment", choice(*ENVIRONMENTS), required=False),
@@ -189,15 +191,38 @@ def exact_name_key(full_name: str) -> str:
     return " ".join(visible(full_name).casefold().split())
 
 
-def validate_report(payload: Any, now: datetime) -> dict[str, Any]:
+def earliest_receipt(now: datetime, setting: str | None = None) -> datetime:
+    """The earliest plausible receipt time: `setting` (default: CASEWORK_EARLIEST_RECEIPT)
+    is a number of days before `now`, or a date (YYYY-MM-DD, Vietnam time)."""
+    if setting is None:
+        from config import Config
+
+        setting = Config.EARLIEST_RECEIPT
+    setting = setting.strip()
+    if setting.isdigit():
+        return now - timedelta(days=int(setting))
+    return datetime.combine(date.fromisoformat(setting), datetime.min.time(), tzinfo=LOCAL_TZ)
+
+
+def validate_report(
+    payload: Any, now: datetime, earliest: datetime | None = None
+) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ValidationError({"body": "must be a JSON object"})
     try:
         data = clean_fields(REPORT_FIELDS, payload)
     except FieldError as error:
         raise ValidationError({error.path: error.message}) from None
+    # A receipt time starts the statutory clocks: one in the future, or so far back that
+    # every clock would be overdue and escalate at once, is a typing error (issue 9 §4).
     if data["received_at"] > now + FUTURE_TOLERANCE:
         raise ValidationError({"received_at": "is in the future"})
+    earliest = earliest or earliest_receipt(now)
+    if data["received_at"] < earliest:
+        shown = earliest.astimezone(LOCAL_TZ).date().isoformat()
+        raise ValidationError(
+            {"received_at": f"is too long ago: the earliest receipt accepted is {shown}"}
+        )
     child = data.get("child") or {}
     if "birth_date" in child and "age_years" in child:
         raise ValidationError({"child.age_years": "give birth_date or age_years, not both"})

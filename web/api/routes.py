@@ -9,9 +9,15 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, request
 
 from casework.errors import ValidationError
+from casework.models import PlanTaskStatus
 from casework.services import cases, intake
 from casework.services.users import user_for_token
 from web import get_db
+from web.inputs import ID_MAX, choice_arg, int_arg, only_args
+from workflows import get_workflow
+
+#: Event names are short words; a longer one is refused without being repeated.
+EVENT_NAME_MAX = 64
 
 bp = Blueprint("api", __name__)
 
@@ -60,26 +66,21 @@ def create_report() -> Any:
 @bp.get("/cases")
 @token_required
 def list_cases() -> Any:
-    try:
-        limit = min(int(request.args.get("limit", 50)), 500)
-        offset = int(request.args.get("offset", 0))
-    except ValueError:
-        raise ValidationError({"limit": "limit and offset must be whole numbers"}) from None
-    if limit < 1 or offset < 0:
-        raise ValidationError({"limit": "limit must be ≥ 1 and offset ≥ 0"})
-    rows = cases.list_cases(
-        get_db(), g.actor, state=request.args.get("state"), limit=limit, offset=offset
-    )
+    only_args("state", "limit", "offset")
+    limit = int_arg("limit", 50, 1, 500)
+    offset = int_arg("offset", 0, 0, ID_MAX)  # no table holds more rows than ids
+    state = choice_arg("state", get_workflow("case").states)
+    rows = cases.list_cases(get_db(), g.actor, state=state, limit=limit, offset=offset)
     return jsonify({"cases": rows, "limit": limit, "offset": offset})
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 @token_required
 def get_case(case_id: int) -> Any:
     return jsonify(cases.get_case(get_db(), g.actor, case_id))
 
 
-@bp.post("/cases/<int:case_id>/events")
+@bp.post("/cases/<id:case_id>/events")
 @token_required
 def fire_event(case_id: int) -> Any:
     body = json_body()
@@ -90,16 +91,22 @@ def fire_event(case_id: int) -> Any:
         raise ValidationError({"version": "is required: the version you last read"})
     if "data" in body and body["data"] is not None and not isinstance(body["data"], dict):
         raise ValidationError({"data": "must be an object"})
+    event = body.get("event")
+    if isinstance(event, str) and len(event) > EVENT_NAME_MAX:
+        raise ValidationError({"event": "unknown event (see the case's available_events)"})
     view = cases.fire_event(
-        get_db(), g.actor, case_id, body.get("event"), body["version"], body.get("data") or {}
+        get_db(), g.actor, case_id, event, body["version"], body.get("data") or {}
     )
     return jsonify(view)
 
 
-@bp.post("/cases/<int:case_id>/assign")
+@bp.post("/cases/<id:case_id>/assign")
 @token_required
 def assign(case_id: int) -> Any:
     body = json_body()
+    unknown = sorted(set(body) - {"assignee", "version"})
+    if unknown:
+        raise ValidationError({unknown[0]: "unknown field (allowed: assignee, version)"})
     assignee = body.get("assignee")
     if not isinstance(assignee, str) or not assignee:
         raise ValidationError({"assignee": "is required (a username)"})
@@ -113,7 +120,8 @@ def assign(case_id: int) -> Any:
 def notifications() -> Any:
     from casework.notify import inbox, unread_count
 
-    unread_only = request.args.get("unread") in ("1", "true")
+    only_args("unread")
+    unread_only = choice_arg("unread", ("1", "0", "true", "false")) in ("1", "true")
     return jsonify(
         {
             "notifications": inbox(get_db(), g.actor, unread_only=unread_only),
@@ -122,7 +130,7 @@ def notifications() -> Any:
     )
 
 
-@bp.post("/notifications/<int:notification_id>/read")
+@bp.post("/notifications/<id:notification_id>/read")
 @token_required
 def notification_read(notification_id: int) -> Any:
     from casework.clock import utcnow
@@ -137,10 +145,12 @@ def notification_read(notification_id: int) -> Any:
 def tasks() -> Any:
     from casework.services.tasks import list_tasks
 
-    return jsonify({"tasks": list_tasks(get_db(), g.actor, request.args.get("status"))})
+    only_args("status")
+    status = choice_arg("status", (str(status) for status in PlanTaskStatus))
+    return jsonify({"tasks": list_tasks(get_db(), g.actor, status)})
 
 
-@bp.post("/tasks/<int:task_id>")
+@bp.post("/tasks/<id:task_id>")
 @token_required
 def task_answer(task_id: int) -> Any:
     from casework.services.tasks import respond
@@ -149,4 +159,7 @@ def task_answer(task_id: int) -> Any:
     unknown = sorted(set(body) - {"action", "note"})
     if unknown:
         raise ValidationError({unknown[0]: "unknown field (allowed: action, note)"})
-    return jsonify(respond(get_db(), g.actor, task_id, body.get("action"), body.get("note", "")))
+    action, note = body.get("action"), body.get("note", "")
+    if not isinstance(action, str):
+        raise ValidationError({"action": "is required: accept, decline or complete"})
+    return jsonify(respond(get_db(), g.actor, task_id, action, note))

@@ -20,7 +20,7 @@ def index() -> Any:
     return render_template("cases/index.html", cases=rows)
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 @login_required
 def detail(case_id: int) -> Any:
     view = cases.get_case(get_db(), current_user.user, case_id)

@@ -20,7 +20,7 @@ def index() -> Any:
     return render_template("inbox/index.html", notes=inbox(get_db(), current_user.user))
 
 
-@bp.post("/inbox/<int:notification_id>/read")
+@bp.post("/inbox/<id:notification_id>/read")
 @login_required
 def read(notification_id: int) -> Any:
     mark_read(get_db(), current_user.user, notification_id, utcnow())
