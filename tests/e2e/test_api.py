@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from casework.models import AuditEvent, Case, Child, Report
-from tests.conftest import report_payload
+from tests.conftest import HOME, report_payload
 
 
 def recent_payload(**overrides):
@@ -268,3 +268,40 @@ def test_an_unreachable_database_is_a_503_that_says_nothing_was_saved(where, tmp
     assert page.status_code == 503
     assert "Chưa có gì được lưu" in page.get_data(as_text=True)  # pages speak Vietnamese
     dead.dispose()
+
+
+def test_a_report_elsewhere_answers_only_where_it_went(api, people) -> None:
+    # A province 01 intake user reports a child whose case province 48 holds.
+    people.make("intake.hn", "intake", "01")
+    first = api.post("/reports", "intake", recent_payload()).json
+    again = api.post("/reports", "intake.hn", recent_payload())
+    assert again.status_code == 201
+    assert set(again.json) == {"report_id", "kind", "passed_to"}
+    assert again.json["passed_to"]["unit_code"] == HOME
+    assert first["reference"] not in str(again.json)
+
+
+def test_a_possible_match_is_decided_through_the_api(api, db) -> None:
+    from casework.models import ReportMatch
+
+    api.post("/reports", "intake", recent_payload())
+    child = {**report_payload()["child"], "full_name": "Nguyen Thi Lan"}
+    second = api.post("/reports", "intake", recent_payload(child=child)).json
+    assert second["possible_matches"][0]["reasons"][0] == "name_folded"
+    with db.uow(readonly=True) as uow:
+        match_id = uow.session.scalar(
+            sa.select(ReportMatch.id).where(ReportMatch.report_id == second["report_id"])
+        )
+    for user in ("officer", "officer.2", "chair"):
+        api.headers(user)  # their tokens (an audited act of their own) before counting
+    audit_rows = rows(db, AuditEvent)
+    for body, field in (({}, "same_child"), ({"same_child": "yes"}, "same_child"),
+                        ({"same_child": True, "x": 1}, "x")):  # fmt: skip
+        bad = api.post(f"/matches/{match_id}", "officer", body)
+        assert bad.status_code == 422 and field in bad.json["fields"]
+    assert api.post(f"/matches/{match_id}", "officer.2", {"same_child": True}).status_code == 404
+    assert api.post("/matches/999999", "officer", {"same_child": True}).status_code == 404
+    assert rows(db, AuditEvent) == audit_rows
+    done = api.post(f"/matches/{match_id}", "officer", {"same_child": False})
+    assert done.status_code == 200 and done.json["status"] == "rejected"
+    assert api.post(f"/matches/{match_id}", "chair", {"same_child": True}).status_code == 409

@@ -163,3 +163,16 @@ def task_answer(task_id: int) -> Any:
     if not isinstance(action, str):
         raise ValidationError({"action": "is required: accept, decline or complete"})
     return jsonify(respond(get_db(), g.actor, task_id, action, note))
+
+
+@bp.post("/matches/<id:match_id>")
+@token_required
+def match_decision(match_id: int) -> Any:
+    """A possible match on a report: the same child (true) or a different child (false)."""
+    body = json_body()
+    unknown = sorted(set(body) - {"same_child"})
+    if unknown:
+        raise ValidationError({unknown[0]: "unknown field (allowed: same_child)"})
+    if "same_child" not in body:
+        raise ValidationError({"same_child": "is required: true or false"})
+    return jsonify(intake.decide_match(get_db(), g.actor, match_id, body["same_child"]))
