@@ -119,10 +119,15 @@ def sees_tasks(actor: User) -> bool:
     return actor.role != Role.INTAKE
 
 
+def visible_steps(actor: User) -> tuple[str, ...] | None:
+    """The steps whose clocks the actor sees (None: all). Intake staff follow a case's first
+    steps only; an agency's view is narrowed to its tasks' clocks by its query."""
+    return INTAKE_STEPS if actor.role == Role.INTAKE else None
+
+
 def sees_deadline(actor: User, step: str) -> bool:
-    """Intake staff follow a case's first steps only; everyone else sees every clock they
-    see the case with (an agency's view is narrowed to its tasks' clocks by its query)."""
-    return actor.role != Role.INTAKE or step in INTAKE_STEPS
+    steps = visible_steps(actor)
+    return steps is None or step in steps
 
 
 def check_may_fire(actor: User, event: EventSpec) -> None:
@@ -134,3 +139,44 @@ def check_may_fire(actor: User, event: EventSpec) -> None:
 
 def may_assign(actor: User) -> bool:
     return actor.role in (Role.CHAIR, Role.PROVINCE)
+
+
+def may_record_reports(actor: User) -> bool:
+    """Intake staff record reports; commune and province staff record walk-ins."""
+    return actor.active and actor.role in (Role.INTAKE, Role.OFFICER, Role.CHAIR, Role.PROVINCE)
+
+
+def may_decide_matches(actor: User) -> bool:
+    """Whether a possible match on a report may be confirmed or rejected by the actor (on a
+    case it may see): the commune and the province that hold the case."""
+    return actor.active and actor.role in (Role.OFFICER, Role.CHAIR, Role.PROVINCE)
+
+
+def may_administer(actor: User | None) -> bool:
+    """Users, calendars, workflow settings, mail failures: administrators only."""
+    return actor is not None and actor.active and actor.role == Role.ADMIN
+
+
+def answers_tasks(actor: User) -> bool:
+    """A partner agency's user: sees the tasks referred to its agency and answers them."""
+    return actor.active and actor.role == Role.AGENCY and actor.agency_id is not None
+
+
+def sees_own_tasks_only(actor: User) -> bool:
+    """A partner agency sees, of a case's tasks and clocks, only its own."""
+    return actor.role == Role.AGENCY
+
+
+def sees_own_reports(actor: User) -> bool:
+    """Intake staff see the reports they recorded on a case."""
+    return actor.role == Role.INTAKE
+
+
+def may_be_assigned(user: User, unit_id: int) -> bool:
+    """Who may be responsible for a case: an active officer of the case's commune."""
+    return user.active and user.role == Role.OFFICER and user.unit_id == unit_id
+
+
+def assigns_self_on_accept(actor: User) -> bool:
+    """An officer who accepts a case without naming someone takes it."""
+    return actor.role == Role.OFFICER

@@ -46,13 +46,12 @@ from casework.models import (
     PlanTask,
     PlanTaskStatus,
     Report,
-    Role,
     User,
 )
 from casework.models.cases import ACCESS_TASK_STATUSES, OPEN_TASK_STATUSES
 from casework.notify import task_cancelled_notices
 from casework.services.units import commune_ref
-from workflows.case import INTAKE_STEPS, NEW_CYCLE_EVENTS
+from workflows.case import NEW_CYCLE_EVENTS
 from workflows.engine import (
     EventNotAvailable,
     GuardRefused,
@@ -129,7 +128,7 @@ def case_view(
     unit = session.get(AdministrativeUnit, case.unit_id)
     deadlines_query = sa.select(Deadline).where(Deadline.case_id == case.id)
     tasks_query = sa.select(PlanTask).where(PlanTask.case_id == case.id).order_by(PlanTask.id)
-    if actor.role == Role.AGENCY:
+    if scope.sees_own_tasks_only(actor):
         # A partner agency sees its own tasks (those that give it access) and their clocks,
         # nothing else of the case.
         tasks_query = tasks_query.where(
@@ -169,7 +168,7 @@ def case_view(
             "age_years": child.age_on(now.date()),
             "address": child.address,
         }
-    if actor.role == Role.INTAKE:
+    if scope.sees_own_reports(actor):
         view["reports"] = _reports_by(session, case, actor)
     if scope.sees_casework(actor):
         view["facts"] = case.facts
@@ -274,8 +273,9 @@ def list_cases(
         due_query = sa.select(Deadline.case_id, sa.func.min(Deadline.due_at)).where(
             Deadline.case_id.in_([c.id for c, _ in rows]), Deadline.status == "open"
         )
-        if actor.role == Role.INTAKE:
-            due_query = due_query.where(Deadline.step.in_(INTAKE_STEPS))
+        steps = scope.visible_steps(actor)
+        if steps is not None:
+            due_query = due_query.where(Deadline.step.in_(steps))
         next_due = {
             case_id: due
             for case_id, due in uow.session.execute(due_query.group_by(Deadline.case_id))
@@ -374,7 +374,7 @@ def _accept(ctx: EventContext) -> None:
     username = ctx.data.get("assignee")
     if username:
         ctx.case.assignee_id = _officer_of(ctx.session, ctx.case, username, "data.assignee").id
-    elif ctx.actor is not None and ctx.actor.role == Role.OFFICER:
+    elif ctx.actor is not None and scope.assigns_self_on_accept(ctx.actor):
         ctx.case.assignee_id = ctx.actor.id
 
 
@@ -382,7 +382,7 @@ def _officer_of(session: Session, case: Case | CaseRow, username: str, field: st
     user = session.scalars(sa.select(User).where(User.username == username)).first()
     if user is None or not user.active:
         raise ValidationError({field: f"no active user named {username!r}"})
-    if user.role != Role.OFFICER or user.unit_id != case.unit_id:
+    if not scope.may_be_assigned(user, case.unit_id):
         raise ValidationError({field: f"{username!r} is not an officer of the case's commune"})
     return user
 

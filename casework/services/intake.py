@@ -33,7 +33,6 @@ from casework.models import (
     Notification,
     ReportKind,
     ReportMatch,
-    Role,
     User,
 )
 from casework.services.cases import _unit_of, event_view, history_row, plan_event
@@ -522,7 +521,7 @@ def record_report(
     """Record a report (Mẫu 01). An abuse report opens a case and starts its clocks (or is
     linked to the child's existing case, reopening it if closed); advice is only recorded."""
     now = now or utcnow()
-    if actor.role not in (Role.INTAKE, Role.OFFICER, Role.CHAIR, Role.PROVINCE):
+    if not scope.may_record_reports(actor):
         from casework.errors import PermissionDenied
 
         raise PermissionDenied(f"role {actor.role!r} may not record reports")
@@ -795,7 +794,7 @@ def decide_match(
         raise ValidationError({"match_id": "must be a possible match's number"})
     if not isinstance(same_child, bool):
         raise ValidationError({"same_child": "must be true (the same child) or false"})
-    if actor.role not in (Role.OFFICER, Role.CHAIR, Role.PROVINCE):
+    if not scope.may_decide_matches(actor):
         raise NotFound(f"possible match {match_id} not found")
     with db.uow() as uow:
         session = uow.session

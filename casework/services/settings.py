@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from casework import audit
+from casework import audit, scope
 from casework.clock import utcnow
 from casework.db import Database
 from casework.errors import NotFound, ValidationError
@@ -27,7 +27,7 @@ def _province(db: Database, code: str) -> str:
 
 
 def _check_admin(actor: User | None) -> None:
-    if actor is not None and actor.role != Role.ADMIN:
+    if actor is not None and not scope.may_administer(actor):
         from casework.errors import PermissionDenied
 
         raise PermissionDenied("only administrators change workflow settings")

@@ -14,7 +14,7 @@ from casework.clock import utcnow
 from casework.db import Database
 from casework.deadlines import cancel, meet
 from casework.errors import EventNotAllowed, NotFound, PermissionDenied, ValidationError
-from casework.models import Case, Deadline, DeadlineStatus, PlanTask, PlanTaskStatus, Role, User
+from casework.models import Case, Deadline, DeadlineStatus, PlanTask, PlanTaskStatus, User
 from casework.models.cases import ACCESS_TASK_STATUSES
 
 #: action → (statuses it applies to, new status, clock it meets, clock it cancels)
@@ -60,7 +60,7 @@ def _visible_to(actor: User) -> ColumnElement[bool]:
 
 def list_tasks(db: Database, actor: User, status: str | None = None) -> list[dict[str, Any]]:
     """The tasks referred to the actor's agency."""
-    if actor.role != Role.AGENCY or actor.agency_id is None:
+    if not scope.answers_tasks(actor):
         return []
     with db.uow(readonly=True) as uow:
         statement = (
@@ -91,7 +91,7 @@ def respond(
         raise ValidationError({"note": "say why the task is declined"})
     with db.uow() as uow:
         session = uow.session
-        if actor.role != Role.AGENCY or actor.agency_id is None:
+        if not scope.answers_tasks(actor):
             # Someone who sees the case (its commune, its province) sees the task: told
             # why not; anyone else is told what a task that does not exist would tell.
             seen = session.scalar(

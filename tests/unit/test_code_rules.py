@@ -60,3 +60,32 @@ def test_mypy_on_the_domain() -> None:
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_every_permission_decision_is_in_scope() -> None:
+    """Who may do or see what is decided in casework/scope.py alone: an actor's role is
+    compared nowhere else (SQL on `User.role`, choosing recipients, is not a permission)."""
+    import re
+
+    offenders = []
+    for package in ("casework", "web", "workflows"):
+        for path in (ROOT / package).rglob("*.py"):
+            name = str(path.relative_to(ROOT))
+            if name == "casework/scope.py" or name.startswith("casework/models/"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), name)):
+                if not isinstance(node, ast.Compare):
+                    continue
+                for side in (node.left, *node.comparators):
+                    if (
+                        isinstance(side, ast.Attribute)
+                        and side.attr == "role"
+                        and not (isinstance(side.value, ast.Name) and side.value.id == "User")
+                    ):
+                        offenders.append(f"{name}:{node.lineno}")
+    compared = re.compile(r"\.role\s*(==|!=|\bin\b|\bnot in\b)")
+    for path in (ROOT / "web" / "templates").rglob("*.html"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if compared.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}")
+    assert offenders == []
