@@ -15,6 +15,7 @@ from casework.models.cases import (
     ReportKind,
 )
 from casework.models.notifications import MailStatus, Notification
+from casework.models.sessions import SessionEnd, UserSession
 from casework.models.settings import DeadlineOverride
 from casework.models.units import (
     AdministrativeUnit,
@@ -51,6 +52,8 @@ __all__ = [
     "Report",
     "ReportKind",
     "Role",
+    "SessionEnd",
     "UnitLevel",
     "User",
+    "UserSession",
 ]
