@@ -68,10 +68,11 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 
-    from web import errors
+    from web import errors, security
     from web.labels import label, localtime, rung_label, state_label
 
     errors.register(app)
+    security.register(app)
     app.add_template_filter(localtime, "localtime")
     app.add_template_global(state_label, "state_label")
     app.add_template_global(rung_label, "rung_label")
