@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from casework.clock import utcnow
 from casework.db import Database
@@ -60,9 +60,9 @@ def resolve(
     now = now or utcnow()
     with db.uow(readonly=True) as uow:
         row = uow.session.scalars(
-            sa.select(UserSession).where(
-                UserSession.token_hash == _digest(token), UserSession.ended_at.is_(None)
-            )
+            sa.select(UserSession)
+            .options(joinedload(UserSession.user))
+            .where(UserSession.token_hash == _digest(token), UserSession.ended_at.is_(None))
         ).first()
         if row is None:
             return None
