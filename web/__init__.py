@@ -55,6 +55,10 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)
 
+    from web import security
+
+    security.register(app)
+
     from web.admin.routes import bp as admin_bp
     from web.api.routes import bp as api_bp
     from web.auth.routes import bp as auth_bp
@@ -68,11 +72,10 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 
-    from web import errors, security
+    from web import errors
     from web.labels import label, localtime, rung_label, state_label
 
     errors.register(app)
-    security.register(app)
     app.add_template_filter(localtime, "localtime")
     app.add_template_global(state_label, "state_label")
     app.add_template_global(rung_label, "rung_label")
