@@ -65,8 +65,16 @@ class Config:
     SMTP_STARTTLS: bool = _env_bool("CASEWORK_SMTP_STARTTLS", False)
     MAIL_FROM: str = os.environ.get("CASEWORK_MAIL_FROM", "casework@localhost")
     WTF_CSRF_ENABLED: bool = True
+    #: Cookies only over TLS. On by default when BASE_URL is https (the production setup:
+    #: gunicorn behind a TLS proxy); the session and remember-me cookies follow it.
+    SECURE_COOKIES: bool = _env_bool("CASEWORK_SECURE_COOKIES", BASE_URL.startswith("https://"))
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
+    REMEMBER_COOKIE_HTTPONLY: bool = True
+    REMEMBER_COOKIE_SAMESITE: str = "Lax"
+    #: A web session ends after this long without a request, and this long after sign-in.
+    SESSION_IDLE_MINUTES: int = int(os.environ.get("CASEWORK_SESSION_IDLE_MINUTES", "30"))
+    SESSION_MAX_HOURS: int = int(os.environ.get("CASEWORK_SESSION_MAX_HOURS", "8"))
     TESTING: bool = False
     #: The earliest receipt time a report may give: a number of days before now, or a date
     #: (YYYY-MM-DD). A receipt starts the statutory clocks, so one from years ago opens a
@@ -83,4 +91,5 @@ class TestConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = False
     SECRET_KEY = "test-secret"
+    SECURE_COOKIES = False  # the test client speaks plain HTTP
     AUDIT_KEY = "test-audit-key"

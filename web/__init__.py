@@ -57,6 +57,10 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     inputs.init_app(app)  # the input gate and the `id` converter, before the blueprints
 
+    from web import security
+
+    security.register(app)
+
     from web.admin.routes import bp as admin_bp
     from web.api.routes import bp as api_bp
     from web.auth.routes import bp as auth_bp

@@ -17,6 +17,7 @@ from casework.models.cases import (
     ReportMatch,
 )
 from casework.models.notifications import MailStatus, Notification
+from casework.models.sessions import SessionEnd, UserSession
 from casework.models.settings import DeadlineOverride
 from casework.models.units import (
     AdministrativeUnit,
@@ -55,6 +56,8 @@ __all__ = [
     "ReportMatch",
     "MatchStatus",
     "Role",
+    "SessionEnd",
     "UnitLevel",
     "User",
+    "UserSession",
 ]

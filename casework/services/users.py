@@ -1,4 +1,5 @@
-"""Users, passwords (argon2) and API tokens."""
+"""Users, passwords (argon2) and API tokens; disabling a user or changing a password ends
+their web sessions (casework.services.sessions)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from casework import audit
 from casework.clock import utcnow
 from casework.db import Database
 from casework.errors import NotFound, ValidationError
-from casework.models import Agency, AgencyKind, ApiToken, Role, UnitLevel, User
+from casework.models import Agency, AgencyKind, ApiToken, Role, SessionEnd, UnitLevel, User
+from casework.services import sessions
 from casework.services.units import find_unit
 
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MIN_PASSWORD_LENGTH = 10
+#: The sign-in form takes no longer password.
+MAX_PASSWORD_LENGTH = 200
 
 #: Which level of unit each role belongs to.
 ROLE_UNIT_LEVEL = {
@@ -64,8 +68,7 @@ def create_user(
         )
     if role not in {r.value for r in Role}:
         raise ValidationError({"role": f"must be one of: {', '.join(r.value for r in Role)}"})
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError({"password": f"must be at least {MIN_PASSWORD_LENGTH} characters"})
+    _check_new_password(password, "password")
     if locale not in ("vi", "en"):
         raise ValidationError({"locale": "must be vi or en"})
     if agency_kind is not None and agency_kind not in {k.value for k in AgencyKind}:
@@ -115,6 +118,80 @@ def create_user(
         )
         uow.commit()
         return user
+
+
+def _check_new_password(password: str, field: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError({field: f"must be at least {MIN_PASSWORD_LENGTH} characters"})
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError({field: f"must be at most {MAX_PASSWORD_LENGTH} characters"})
+
+
+def set_active(
+    db: Database,
+    username: str,
+    active: bool,
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Enable or disable a user. Disabling ends every session of the user at once (a
+    browser signed in elsewhere is signed out at its next request)."""
+    now = now or utcnow()
+    with db.uow() as uow:
+        user = uow.session.scalars(
+            sa.select(User).where(User.username == username.strip().lower())
+        ).first()
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        user.active = active
+        ended = 0
+        if not active:
+            ended = sessions.end_all(uow.session, user.id, SessionEnd.USER_DISABLED, now)
+        audit.record(
+            uow.session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="user.enabled" if active else "user.disabled",
+            now=now,
+            province_code=user.province_code,
+            summary={"user_id": user.id, "sessions_ended": ended},
+        )
+        uow.commit()
+        return user
+
+
+def change_password(
+    db: Database,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    keep_session: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """A user changes their own password. Every other session of theirs ends; the one that
+    made the change (`keep_session`, its token) stays signed in."""
+    now = now or utcnow()
+    _check_new_password(new_password, "new_password")
+    with db.uow() as uow:
+        user = uow.session.get(User, user_id)
+        if user is None or not user.active:
+            raise NotFound("no such user")
+        if not check_password(user, current_password):
+            raise ValidationError({"current_password": "is not your current password"})
+        user.password_hash = hash_password(new_password)
+        ended = sessions.end_all(
+            uow.session, user.id, SessionEnd.PASSWORD_CHANGED, now, keep_token=keep_session
+        )
+        audit.record(
+            uow.session,
+            uow.settings.audit_key,
+            actor=user,
+            action="user.password_changed",
+            now=now,
+            province_code=user.province_code,
+            summary={"user_id": user.id, "sessions_ended": ended},
+        )
+        uow.commit()
 
 
 def ensure_agency(session: Session, unit_id: int, kind: str, name: str = "") -> Agency:

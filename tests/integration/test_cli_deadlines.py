@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -85,11 +87,16 @@ def test_upcoming_errors_name_the_option(run) -> None:
     assert bad.exit_code == 2 and "--days" in bad.output
 
 
-def test_worker_ticks_the_sweep_until_stopped(db, db_url, people) -> None:
-    # A clock long overdue: the worker's first tick fires its whole ladder.
-    open_case(db, people, received_at="2026-01-05T08:00:00+07:00")
+def start_worker(db_url: str, ignore: tuple[signal.Signals, ...] = ()) -> subprocess.Popen:
+    """`casework worker --interval 1` in a subprocess; `ignore`: signals it inherits ignored
+    (as from a shell that started it in the background)."""
+
+    def inherit_ignored() -> None:
+        for signum in ignore:
+            signal.signal(signum, signal.SIG_IGN)
+
     env = {**os.environ, "CASEWORK_AUDIT_KEY": "test-audit-key", "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -105,8 +112,53 @@ def test_worker_ticks_the_sweep_until_stopped(db, db_url, people) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=inherit_ignored,
     )
+
+
+def wait_for_line(worker: subprocess.Popen, text: str, timeout: float = 60) -> list[str]:
+    """Read the worker's stderr until a line contains `text`; the lines read so far."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in worker.stderr:
+            lines.put(line)
+            if text in line:
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in seen):
+        assert worker.poll() is None, f"worker exited: {seen}"
+        try:
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+        except queue.Empty:
+            raise AssertionError(
+                f"no {text!r} from the worker within {timeout} s: {seen}"
+            ) from None
+    return seen
+
+
+def stop_worker(worker: subprocess.Popen, signum: signal.Signals) -> str:
+    """Send `signum`; the worker must exit 0 within 10 s. Returns the rest of its stderr."""
+    worker.send_signal(signum)
     try:
+        _, err = worker.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.communicate()
+        raise AssertionError(f"worker still running 10 s after {signum.name}") from None
+    assert worker.returncode == 0, err
+    return err
+
+
+def test_worker_ticks_the_sweep_until_stopped(db, db_url, people) -> None:
+    # A clock long overdue: the worker's first tick fires its whole ladder.
+    open_case(db, people, received_at="2026-01-05T08:00:00+07:00")
+    worker = start_worker(db_url)
+    try:
+        wait_for_line(worker, "sweeping every 1 s")
         deadline = time.monotonic() + 60
         fired = 0
         while time.monotonic() < deadline and fired < 6:
@@ -118,6 +170,32 @@ def test_worker_ticks_the_sweep_until_stopped(db, db_url, people) -> None:
         with db.uow(readonly=True) as uow:
             assert uow.session.scalar(sa.select(sa.func.count(FiredRung.id))) == 6
     finally:
-        worker.send_signal(signal.SIGINT)
-        out, err = worker.communicate(timeout=30)
-    assert "sweeping every 1 s" in err
+        err = stop_worker(worker, signal.SIGTERM)
+    assert "casework worker: stopped" in err
+
+
+@pytest.mark.parametrize(
+    ("signum", "inherited_ignored"),
+    [
+        (signal.SIGTERM, ()),
+        (signal.SIGTERM, (signal.SIGTERM, signal.SIGINT)),
+        (signal.SIGINT, ()),
+        (signal.SIGINT, (signal.SIGINT,)),
+    ],
+    ids=["sigterm", "sigterm-inherited-ignored", "sigint", "sigint-inherited-ignored"],
+)
+def test_worker_stops_cleanly_on_a_stop_signal(
+    db, db_url, people, signum, inherited_ignored
+) -> None:
+    # Overdue clocks: the first tick (started at once) may still be running at the signal.
+    open_case(db, people, received_at="2026-01-05T08:00:00+07:00")
+    worker = start_worker(db_url, ignore=inherited_ignored)
+    try:
+        wait_for_line(worker, "sweeping every 1 s")
+    except BaseException:
+        worker.kill()
+        worker.communicate()
+        raise
+    err = stop_worker(worker, signum)
+    assert f"{signum.name} received" in err
+    assert err.rstrip().endswith("casework worker: stopped")
