@@ -14,82 +14,26 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from casework import audit
-from casework.calendar import WorkingCalendar, load_calendar
+from casework.calendar import WorkingCalendar
 from casework.casestore import CaseRow, Clock
-from casework.db import Database, Settings, TTLCache
+from casework.db import Database
 from casework.models import (
     Case,
     Deadline,
-    DeadlineOverride,
     DeadlineStatus,
     FiredRung,
     PlanTask,
 )
 from casework.models.cases import OPEN_TASK_STATUSES
-from workflows.engine import effective_rules, get_workflow
+from casework.notify import notify_rung
+from casework.rules import province_calendar, province_rules
 from workflows.spec import Anchor, DeadlineRule, DurationUnit
-
-# --- rules and calendars of a province (cached per Database) ---------------------------------
-
-
-def rules_for(
-    session: Session, workflow: str, province_code: str | None
-) -> tuple[DeadlineRule, ...]:
-    """The workflow's deadline rules with the province's overrides applied."""
-    overrides = []
-    if province_code:
-        overrides = [
-            {
-                "rule": row.rule,
-                "duration": row.duration,
-                "unit": row.unit,
-                "high_risk_duration": row.high_risk_duration,
-                "assignee_role": row.assignee_role,
-                "legal_source": row.legal_source,
-                "ladder": row.ladder,
-            }
-            for row in session.scalars(
-                sa.select(DeadlineOverride).where(
-                    DeadlineOverride.province_code == province_code,
-                    DeadlineOverride.workflow == workflow,
-                )
-            )
-        ]
-    return effective_rules(get_workflow(workflow), overrides)
-
-
-class Lookups(Protocol):
-    """What the cached province settings are read through: a UnitOfWork or a CaseStore."""
-
-    @property
-    def session(self) -> Session: ...
-
-    @property
-    def cache(self) -> TTLCache: ...
-
-    @property
-    def settings(self) -> Settings: ...
-
-
-def province_rules(uow: Lookups, workflow: str, province: str | None) -> tuple[DeadlineRule, ...]:
-    return uow.cache.get(  # type: ignore[no-any-return]
-        ("rules", workflow, province), lambda: rules_for(uow.session, workflow, province)
-    )
-
-
-def province_calendar(uow: Lookups, province: str | None) -> WorkingCalendar:
-    settings = uow.settings
-    return uow.cache.get(  # type: ignore[no-any-return]
-        ("calendar", province),
-        lambda: load_calendar(uow.session, province, settings.timezone, settings.office_close),
-    )
-
 
 # --- due times and rung times ---------------------------------------------------------------
 
@@ -361,8 +305,6 @@ def sweep(
 ) -> dict[str, int]:
     """Fire every rung due at `now`, each exactly once; return counts per rung name and the
     number of notifications written."""
-    from casework.notify import notify_rung
-
     counts: Counter[str] = Counter()
     batches = 0
     while max_batches is None or batches < max_batches:

@@ -32,6 +32,7 @@ from casework.models import (
     Role,
     User,
 )
+from casework.rules import province_rules
 
 #: The message templates, in each user's language (names come from casework.labels).
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
@@ -202,8 +203,6 @@ def notify_rung(
     now: datetime,
 ) -> int:
     """Write the rung's notifications (inbox + outbox). Returns how many."""
-    from casework.deadlines import province_rules
-
     session = uow.session
     rules = {r.name: r for r in province_rules(uow, case.workflow, case.province_code)}
     rule = rules.get(deadline.rule)

@@ -29,8 +29,6 @@ from casework.deadlines import (
     deadline_status,
     on_event,
     on_state_entered,
-    province_calendar,
-    province_rules,
     task_clocks,
 )
 from casework.errors import Conflict, EventNotAllowed, NotFound, ValidationError
@@ -50,6 +48,7 @@ from casework.models import (
 )
 from casework.models.cases import ACCESS_TASK_STATUSES, OPEN_TASK_STATUSES
 from casework.notify import task_cancelled_notices
+from casework.rules import province_calendar, province_rules
 from casework.services.units import commune_ref
 from workflows.case import NEW_CYCLE_EVENTS
 from workflows.engine import (

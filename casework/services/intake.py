@@ -24,7 +24,7 @@ from casework.casestore import (
 )
 from casework.clock import LOCAL_TZ, utcnow
 from casework.db import Database
-from casework.deadlines import on_state_entered, province_calendar, province_rules
+from casework.deadlines import on_state_entered
 from casework.errors import Conflict, NotFound, ValidationError
 from casework.models import (
     Case,
@@ -35,6 +35,7 @@ from casework.models import (
     ReportMatch,
     User,
 )
+from casework.rules import province_calendar, province_rules
 from casework.services.cases import _unit_of, event_view, history_row, plan_event
 from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
