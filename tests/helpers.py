@@ -7,8 +7,9 @@ from typing import Any
 
 from casework.db import Database
 from casework.demo import PATHS
-from casework.services.cases import fire_event, get_case
+from casework.services.cases import fire_event
 from casework.services.intake import record_report
+from casework.services.queries import get_case
 from tests.conftest import People, at, report_payload
 
 #: Who fires each event in the tests, and with what data.

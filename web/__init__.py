@@ -89,7 +89,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     def unread() -> dict[str, Any]:
         from flask_login import current_user
 
-        from casework.notify import unread_count
+        from casework.services.queries import unread_count
 
         def count() -> int:
             if not current_user.is_authenticated:

@@ -1,8 +1,9 @@
-"""Case services: read a case, fire a workflow event, assign. The only door for changes."""
+"""Case commands: fire a workflow event, assign. The only door for changes to a case; what
+pages and the API read of a case is in queries.py, which builds these commands' answers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -13,42 +14,24 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from casework import audit, scope
-from casework.casestore import (
-    CaseChange,
-    CaseRow,
-    CaseStore,
-    Clock,
-    TaskRow,
-    open_store,
-    task_row,
-)
+from casework.casestore import CaseChange, CaseRow, CaseStore, Clock, open_store, task_row
 from casework.clock import utcnow
 from casework.db import Database, UnitOfWork
-from casework.deadlines import (
-    cancel,
-    deadline_status,
-    on_event,
-    on_state_entered,
-    task_clocks,
-)
+from casework.deadlines import cancel, on_event, on_state_entered, task_clocks
 from casework.errors import Conflict, EventNotAllowed, NotFound, ValidationError
 from casework.models import (
     AdministrativeUnit,
     Agency,
     Case,
-    CaseTransition,
-    Child,
-    Deadline,
     DeadlineStatus,
-    FiredRung,
     PlanTask,
     PlanTaskStatus,
-    Report,
     User,
 )
-from casework.models.cases import ACCESS_TASK_STATUSES, OPEN_TASK_STATUSES
+from casework.models.cases import OPEN_TASK_STATUSES
 from casework.notify import task_cancelled_notices
 from casework.rules import province_calendar, province_rules
+from casework.services.queries import case_view, event_view, load_case
 from casework.services.units import commune_ref
 from workflows.case import NEW_CYCLE_EVENTS
 from workflows.engine import (
@@ -58,244 +41,8 @@ from workflows.engine import (
     UnknownEvent,
     fire,
     get_workflow,
-    offered_events,
 )
 from workflows.spec import CaseSnapshot
-
-
-def load_case(session: Session, actor: User, case_id: int, for_update: bool = False) -> Case:
-    """The case if `actor` may see it; out of scope looks exactly like not found."""
-    statement = sa.select(Case).where(Case.id == case_id, scope.case_filter(actor))
-    if for_update:
-        statement = statement.with_for_update(of=Case, key_share=True)
-    case = session.scalars(statement).first()
-    if case is None:
-        raise NotFound(f"case {case_id} not found")
-    return case
-
-
-def _username(session: Session, user_id: int | None) -> str | None:
-    if user_id is None:
-        return None
-    user = session.get(User, user_id)
-    return user.username if user else None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _deadline_json(d: Deadline | Clock, now: datetime) -> dict[str, Any]:
-    return {
-        "rule": d.rule,
-        "step": d.step,
-        "cycle": d.cycle,
-        "due_at": _iso(d.due_at),
-        "status": deadline_status(d, now),
-        "met_at": _iso(d.met_at),
-        "legal_source": d.legal_source,
-        "task_id": d.task_id,
-        "next_rung": _next_rung_name(d),
-        "next_rung_at": _iso(d.next_fire_at),
-    }
-
-
-def _next_rung_name(d: Deadline | Clock) -> str | None:
-    if isinstance(d, Clock):
-        return d.next_rung_name if d.next_fire_at else None
-    return str(d.ladder[d.next_rung]["name"]) if d.next_fire_at else None
-
-
-def _task_json(t: PlanTask | TaskRow) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "agency_kind": t.agency_kind,
-        "action": t.action,
-        "due_date": t.due_date.isoformat(),
-        "status": t.status,
-    }
-
-
-def case_view(
-    session: Session, case: Case, actor: User, now: datetime, full: bool = True
-) -> dict[str, Any]:
-    """What `actor` may see of a case, as plain data (the API's JSON).
-
-    `full=False` (the answer to an event) leaves out the child and the history: the caller
-    already has them, and a read of the child's identity must be an audited read.
-    """
-    unit = session.get(AdministrativeUnit, case.unit_id)
-    deadlines_query = sa.select(Deadline).where(Deadline.case_id == case.id)
-    tasks_query = sa.select(PlanTask).where(PlanTask.case_id == case.id).order_by(PlanTask.id)
-    if scope.sees_own_tasks_only(actor):
-        # A partner agency sees its own tasks (those that give it access) and their clocks,
-        # nothing else of the case.
-        tasks_query = tasks_query.where(
-            PlanTask.agency_id == actor.agency_id, PlanTask.status.in_(ACCESS_TASK_STATUSES)
-        )
-        deadlines_query = deadlines_query.where(
-            Deadline.task_id.in_(tasks_query.with_only_columns(PlanTask.id).order_by(None))
-        )
-    deadlines = list(session.scalars(deadlines_query.order_by(Deadline.id)))
-    # Tasks exist only once a plan was approved: no query before that.
-    approved = "approved_at" in case.facts.get("plan", {}) and scope.sees_tasks(actor)
-    view = _lean_view(
-        case,
-        (unit.code, unit.name) if unit else (None, None),
-        _username(session, case.assignee_id),
-        deadlines,
-        session.scalars(tasks_query) if approved else (),
-        actor,
-        now,
-    )
-    if not full:
-        return view
-    child = session.get(Child, case.child_id)
-    assert child is not None
-    if scope.sees_identity(actor):
-        view["child"] = {
-            "full_name": child.full_name,
-            "sex": child.sex,
-            "birth_date": child.birth_date.isoformat() if child.birth_date else None,
-            "age_years": child.age_on(now.date()),
-            "address": child.address,
-        }
-    else:  # partner agencies: only what they need to act on their task (and to find the child)
-        view["child"] = {
-            "full_name": child.full_name,
-            "sex": child.sex,
-            "age_years": child.age_on(now.date()),
-            "address": child.address,
-        }
-    if scope.sees_own_reports(actor):
-        view["reports"] = _reports_by(session, case, actor)
-    if scope.sees_casework(actor):
-        view["facts"] = case.facts
-        view["history"] = [
-            {
-                "seq": t.seq,
-                "event": t.event,
-                "from": t.from_state,
-                "to": t.to_state,
-                "actor": username or "system",
-                "at": _iso(t.occurred_at),
-                "reason": t.reason,
-            }
-            for t, username in session.execute(
-                sa.select(CaseTransition, User.username)
-                .outerjoin(User, CaseTransition.actor_id == User.id)
-                .where(CaseTransition.case_id == case.id)
-                .order_by(CaseTransition.seq)
-            )
-        ]
-        by_id = {d.id: d for d in deadlines}
-        view["escalations"] = [
-            {
-                "rung": f.rung,
-                "rule": by_id[f.deadline_id].rule,
-                "step": by_id[f.deadline_id].step,
-                "task_id": by_id[f.deadline_id].task_id,
-                "at": _iso(f.fired_at),
-                "scheduled_at": _iso(f.scheduled_at),
-            }
-            for f in session.scalars(
-                sa.select(FiredRung).where(FiredRung.case_id == case.id).order_by(FiredRung.id)
-            )
-        ]
-    return view
-
-
-def _reports_by(session: Session, case: Case, actor: User) -> list[dict[str, Any]]:
-    """The reports on the case that `actor` recorded (what intake staff see of a case)."""
-    return [
-        {
-            "id": r.id,
-            "kind": r.kind,
-            "channel": r.channel,
-            "received_at": _iso(r.received_at),
-            "reporter": r.reporter,
-            "abuse_types": r.abuse_types,
-            "online": r.online,
-            "environment": r.environment,
-            "description": r.description,
-        }
-        for r in session.scalars(
-            sa.select(Report)
-            .where(Report.case_id == case.id, Report.created_by_id == actor.id)
-            .order_by(Report.id)
-        )
-    ]
-
-
-def get_case(
-    db: Database, actor: User, case_id: int, now: datetime | None = None
-) -> dict[str, Any]:
-    """Read one case. The read of the child's data is itself an audit event."""
-    now = now or utcnow()
-    with db.uow() as uow:
-        case = load_case(uow.session, actor, case_id)
-        view = case_view(uow.session, case, actor, now)
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=actor,
-            action="case.read",
-            now=now,
-            province_code=case.province_code,
-            case_id=case.id,
-            summary={"view": "full" if scope.sees_identity(actor) else "referred"},
-        )
-        uow.commit()
-    return view
-
-
-def list_cases(
-    db: Database,
-    actor: User,
-    state: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    now: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """Cases in the actor's scope, newest first, without the child's identity."""
-    now = now or utcnow()
-    with db.uow(readonly=True) as uow:
-        statement = (
-            sa.select(Case, User.username)
-            .outerjoin(User, Case.assignee_id == User.id)
-            .where(scope.case_filter(actor))
-        )
-        if state:
-            statement = statement.where(Case.state == state)
-        statement = statement.order_by(Case.received_at.desc(), Case.id.desc())
-        rows = uow.session.execute(statement.limit(limit).offset(offset)).all()
-        due_query = sa.select(Deadline.case_id, sa.func.min(Deadline.due_at)).where(
-            Deadline.case_id.in_([c.id for c, _ in rows]), Deadline.status == "open"
-        )
-        steps = scope.visible_steps(actor)
-        if steps is not None:
-            due_query = due_query.where(Deadline.step.in_(steps))
-        next_due = {
-            case_id: due
-            for case_id, due in uow.session.execute(due_query.group_by(Deadline.case_id))
-        }
-        casework = scope.sees_casework(actor)
-        return [
-            {
-                "id": c.id,
-                "reference": c.reference,
-                "state": c.state,
-                "risk_level": c.risk_level if casework else None,
-                "received_at": _iso(c.received_at),
-                "next_due_at": _iso(next_due.get(c.id)),
-                "overdue": bool(next_due.get(c.id) and next_due[c.id] < now),
-                "assignee": assignee,
-            }
-            for c, assignee in rows
-        ]
-
-
-# --- firing events ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -605,78 +352,6 @@ def history_row(
         "reason": str(data.get("reason", "")),
         "data": audit.json_safe(data),
     }
-
-
-def _username_of(store: CaseStore, user_id: int | None) -> str | None:
-    if user_id is None:
-        return None
-    return store.cache.get(  # type: ignore[no-any-return]
-        ("username", user_id), lambda: _username(store.session, user_id)
-    )
-
-
-def _unit_of(store: CaseStore, unit_id: int) -> tuple[str, str]:
-    def load() -> tuple[str, str]:
-        unit = store.session.get(AdministrativeUnit, unit_id)
-        assert unit is not None
-        return unit.code, unit.name
-
-    return store.cache.get(("unit", unit_id), load)  # type: ignore[no-any-return]
-
-
-def event_view(store: CaseStore, case: CaseRow, actor: User, now: datetime) -> dict[str, Any]:
-    """The answer to an event, from what the event already holds (no re-read): the case
-    without the child and the history (`case_view(full=False)` for a stored case)."""
-    return _lean_view(
-        case,
-        _unit_of(store, case.unit_id),
-        _username_of(store, case.assignee_id),
-        case.clocks,
-        case.tasks,
-        actor,
-        now,
-    )
-
-
-def _lean_view(
-    case: Case | CaseRow,
-    unit: tuple[str | None, str | None],
-    assignee: str | None,
-    deadlines: Iterable[Deadline | Clock],
-    tasks: Iterable[PlanTask | TaskRow],
-    actor: User,
-    now: datetime,
-) -> dict[str, Any]:
-    """The case as every answer shows it, whether read through the ORM or the case store,
-    cut to what `actor` may see (scope.py): intake staff follow the first steps only, and
-    neither they nor agencies see the risk level or other agencies' tasks."""
-    deadlines = [d for d in deadlines if scope.sees_deadline(actor, d.step)]
-    view = {
-        "id": case.id,
-        "reference": case.reference,
-        "workflow": case.workflow,
-        "state": case.state,
-        "version": case.version,
-        "unit_code": unit[0],
-        "unit_name": unit[1],
-        "province_code": case.province_code,
-        "risk_level": case.risk_level,
-        # Derived, never stored: a case is overdue while one of its clocks is open past due.
-        "overdue": any(deadline_status(d, now) == "overdue" for d in deadlines),
-        "assignee": assignee,
-        "received_at": _iso(case.received_at),
-        "state_entered_at": _iso(case.state_entered_at),
-        "deadlines": [_deadline_json(d, now) for d in deadlines],
-        "tasks": [_task_json(t) for t in tasks] if scope.sees_tasks(actor) else [],
-        "available_events": offered_events(
-            get_workflow(case.workflow),
-            CaseSnapshot(state=case.state, risk_level=case.risk_level, facts=case.facts),
-            actor.role,
-        ),
-    }
-    if not scope.sees_casework(actor):
-        del view["risk_level"]
-    return view
 
 
 def _check_version(version: Any, case: Case | CaseRow) -> None:

@@ -36,7 +36,8 @@ from casework.models import (
     User,
 )
 from casework.rules import province_calendar, province_rules
-from casework.services.cases import _unit_of, event_view, history_row, plan_event
+from casework.services.cases import history_row, plan_event
+from casework.services.queries import _unit_of, event_view
 from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
 from workflows.spec import (

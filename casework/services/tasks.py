@@ -1,5 +1,6 @@
 """Agency tasks: the partner agency accepts or declines what was referred to it, then
-completes it. Each answer meets the task's clock (late or on time) and is audited."""
+completes it. Each answer meets the task's clock (late or on time) and is audited. The task
+lists are read in queries.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
 
 from casework import audit, scope
 from casework.clock import utcnow
@@ -15,7 +15,7 @@ from casework.db import Database
 from casework.deadlines import cancel, meet
 from casework.errors import EventNotAllowed, NotFound, PermissionDenied, ValidationError
 from casework.models import Case, Deadline, DeadlineStatus, PlanTask, PlanTaskStatus, User
-from casework.models.cases import ACCESS_TASK_STATUSES
+from casework.services.queries import task_view, tasks_visible_to
 
 #: action → (statuses it applies to, new status, clock it meets, clock it cancels)
 ACTIONS = {
@@ -33,45 +33,6 @@ ACTIONS = {
         "task_response",
     ),
 }
-
-
-def _task_view(task: PlanTask, case: Case) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "case_id": case.id,
-        "case_reference": case.reference,
-        "agency_kind": task.agency_kind,
-        "action": task.action,
-        "due_date": task.due_date.isoformat(),
-        "status": task.status,
-        "note": task.note,
-    }
-
-
-def _visible_to(actor: User) -> ColumnElement[bool]:
-    """The tasks an agency sees: its own that give it access to a case it may still see
-    (scope.py); a declined, superseded or cancelled task is gone from its view."""
-    return sa.and_(
-        PlanTask.agency_id == actor.agency_id,
-        PlanTask.status.in_(ACCESS_TASK_STATUSES),
-        scope.case_filter(actor),
-    )
-
-
-def list_tasks(db: Database, actor: User, status: str | None = None) -> list[dict[str, Any]]:
-    """The tasks referred to the actor's agency."""
-    if not scope.answers_tasks(actor):
-        return []
-    with db.uow(readonly=True) as uow:
-        statement = (
-            sa.select(PlanTask, Case)
-            .join(Case, PlanTask.case_id == Case.id)
-            .where(_visible_to(actor))
-            .order_by(PlanTask.due_date)
-        )
-        if status:
-            statement = statement.where(PlanTask.status == status)
-        return [_task_view(task, case) for task, case in uow.session.execute(statement)]
 
 
 def respond(
@@ -105,7 +66,7 @@ def respond(
         task = session.scalars(
             sa.select(PlanTask)
             .join(Case, PlanTask.case_id == Case.id)
-            .where(PlanTask.id == task_id, _visible_to(actor))
+            .where(PlanTask.id == task_id, tasks_visible_to(actor))
             .with_for_update(of=PlanTask, key_share=True)
         ).first()
         if task is None:
@@ -151,6 +112,6 @@ def respond(
                 "deadlines": changes,
             },
         )
-        view = _task_view(task, case)
+        view = task_view(task, case)
         uow.commit()
     return view

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from casework import audit
 from casework.cli import main
 from casework.models import AuditChain, AuditEvent, AuditSeal
-from casework.services.cases import get_case
+from casework.services.queries import get_case
 from tests.conftest import at
 from tests.helpers import case_in, open_case
 

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from casework.errors import Conflict
 from casework.models import CaseTransition
-from casework.services.cases import fire_event, get_case
+from casework.services.cases import fire_event
+from casework.services.queries import get_case
 from tests.conftest import at
 from tests.helpers import case_in
 
@@ -222,7 +223,8 @@ def test_events_agency_answers_and_sweeps_at_once_never_deadlock(db, people, bac
         pytest.skip("SQLite serialises writers: nothing to interleave")
     from casework.deadlines import sweep
     from casework.errors import EventNotAllowed
-    from casework.services.tasks import list_tasks, respond
+    from casework.services.queries import list_tasks
+    from casework.services.tasks import respond
     from tests.helpers import report_payload
 
     cases = [

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 from casework.clock import parse_iso
 from casework.models import CalendarDay, DeadlineOverride
-from casework.services.cases import assign, fire_event, get_case
+from casework.services.cases import assign, fire_event
+from casework.services.queries import get_case
 from tests.conftest import at
 from tests.helpers import case_in, deadline, drive, open_case, step
 
@@ -175,7 +176,7 @@ def test_settings_changes_reach_new_clocks_at_once_and_need_an_admin(db, people)
     )
     assert due(second, "plan_submission") == at("2027-03-19T17:00:00")
     # A running clock is not rewritten by a later settings change.
-    from casework.services.cases import get_case
+    from casework.services.queries import get_case
 
     again = get_case(db, people["officer"], first["id"], now=at("2027-03-12T00:00:00"))
     assert due(again, "plan_submission") == at("2027-03-18T17:00:00")

@@ -13,7 +13,8 @@ from aiosmtpd.controller import Controller
 
 from casework.deadlines import sweep
 from casework.models import MailStatus, Notification, User
-from casework.notify import SmtpSettings, deliver, mail_failures
+from casework.notify import SmtpSettings, deliver
+from casework.services.queries import mail_failures
 from tests.conftest import at
 from tests.helpers import open_case
 from tests.pg_cluster import free_port

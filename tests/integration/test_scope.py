@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from casework.errors import NotFound, PermissionDenied
-from casework.services.cases import get_case, list_cases
 from casework.services.intake import record_report
+from casework.services.queries import get_case, list_cases
 from tests.conftest import HANOI, NEIGHBOUR, at, report_payload
 from tests.helpers import case_in, open_case
 
@@ -226,7 +226,7 @@ def test_intake_loses_sight_of_a_case_that_left_the_province(db, people) -> None
 
 
 def test_an_agency_loses_the_case_when_it_declines_its_task(db, people) -> None:
-    from casework.services.tasks import list_tasks
+    from casework.services.queries import list_tasks
 
     view = case_in(db, people, "implementing")
     _answer_police_task(db, people, view["id"], "decline")

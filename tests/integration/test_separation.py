@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from casework.deadlines import sweep
 from casework.errors import EventNotAllowed
 from casework.models import AuditEvent, Deadline, FiredRung, Notification
-from casework.services.cases import get_case
+from casework.services.queries import get_case
 from tests.conftest import at
 from tests.helpers import case_in, step
 

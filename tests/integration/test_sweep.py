@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from casework import audit
 from casework.deadlines import sweep
 from casework.models import AuditEvent, FiredRung, Notification
-from casework.services.cases import get_case
+from casework.services.queries import get_case
 from tests.conftest import at
 from tests.helpers import case_in, open_case, step
 
@@ -258,7 +258,7 @@ def test_notification_text_has_reference_and_link_but_no_name(db, people) -> Non
 
 
 def test_english_users_get_english_text(db, people) -> None:
-    from casework.notify import inbox
+    from casework.services.queries import inbox
     from casework.services.users import create_user
     from tests.conftest import PASSWORD
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from casework.deadlines import sweep
 from casework.errors import NotFound, PermissionDenied, ValidationError
 from casework.models import Notification
-from casework.services.cases import get_case
-from casework.services.tasks import list_tasks, respond
+from casework.services.queries import get_case, list_tasks
+from casework.services.tasks import respond
 from tests.conftest import at
 from tests.helpers import case_in
 

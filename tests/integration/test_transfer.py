@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from casework.deadlines import sweep
 from casework.errors import NotFound
 from casework.models import AuditEvent, Deadline, FiredRung, Notification, PlanTask
-from casework.services.cases import fire_event, get_case
-from casework.services.tasks import list_tasks, respond
+from casework.services.cases import fire_event
+from casework.services.queries import get_case, list_tasks
+from casework.services.tasks import respond
 from tests.conftest import HANOI, NEIGHBOUR, at
 from tests.helpers import case_in
 

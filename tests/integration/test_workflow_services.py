@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from casework.errors import Conflict, EventNotAllowed, PermissionDenied, ValidationError
 from casework.models import AuditEvent, CaseTransition, PlanTask
-from casework.services.cases import fire_event, get_case
+from casework.services.cases import fire_event
+from casework.services.queries import get_case
 from tests.conftest import HOME, NEIGHBOUR, at
 from tests.helpers import RECEIVED, TO_STATE, case_in, drive, open_case, step
 

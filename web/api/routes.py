@@ -9,8 +9,9 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, request
 
 from casework.errors import ValidationError
-from casework.models import PlanTaskStatus
-from casework.services import cases, intake
+from casework.services import cases, intake, queries
+from casework.services.notifications import mark_read
+from casework.services.tasks import respond
 from casework.services.users import user_for_token
 from web import get_db
 from web.inputs import ID_MAX, choice_arg, int_arg, only_args
@@ -70,14 +71,14 @@ def list_cases() -> Any:
     limit = int_arg("limit", 50, 1, 500)
     offset = int_arg("offset", 0, 0, ID_MAX)  # no table holds more rows than ids
     state = choice_arg("state", get_workflow("case").states)
-    rows = cases.list_cases(get_db(), g.actor, state=state, limit=limit, offset=offset)
+    rows = queries.list_cases(get_db(), g.actor, state=state, limit=limit, offset=offset)
     return jsonify({"cases": rows, "limit": limit, "offset": offset})
 
 
 @bp.get("/cases/<id:case_id>")
 @token_required
 def get_case(case_id: int) -> Any:
-    return jsonify(cases.get_case(get_db(), g.actor, case_id))
+    return jsonify(queries.get_case(get_db(), g.actor, case_id))
 
 
 @bp.post("/cases/<id:case_id>/events")
@@ -118,14 +119,12 @@ def assign(case_id: int) -> Any:
 @bp.get("/notifications")
 @token_required
 def notifications() -> Any:
-    from casework.notify import inbox, unread_count
-
     only_args("unread")
     unread_only = choice_arg("unread", ("1", "0", "true", "false")) in ("1", "true")
     return jsonify(
         {
-            "notifications": inbox(get_db(), g.actor, unread_only=unread_only),
-            "unread": unread_count(get_db(), g.actor),
+            "notifications": queries.inbox(get_db(), g.actor, unread_only=unread_only),
+            "unread": queries.unread_count(get_db(), g.actor),
         }
     )
 
@@ -133,28 +132,21 @@ def notifications() -> Any:
 @bp.post("/notifications/<id:notification_id>/read")
 @token_required
 def notification_read(notification_id: int) -> Any:
-    from casework.clock import utcnow
-    from casework.notify import mark_read
-
-    mark_read(get_db(), g.actor, notification_id, utcnow())
+    mark_read(get_db(), g.actor, notification_id)
     return jsonify({"id": notification_id, "read": True})
 
 
 @bp.get("/tasks")
 @token_required
 def tasks() -> Any:
-    from casework.services.tasks import list_tasks
-
     only_args("status")
-    status = choice_arg("status", (str(status) for status in PlanTaskStatus))
-    return jsonify({"tasks": list_tasks(get_db(), g.actor, status)})
+    status = choice_arg("status", queries.TASK_STATUSES)
+    return jsonify({"tasks": queries.list_tasks(get_db(), g.actor, status)})
 
 
 @bp.post("/tasks/<id:task_id>")
 @token_required
 def task_answer(task_id: int) -> Any:
-    from casework.services.tasks import respond
-
     body = json_body()
     unknown = sorted(set(body) - {"action", "note"})
     if unknown:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from casework.services import cases
+from casework.services import queries
 from web import get_db
 
 bp = Blueprint("cases", __name__)
@@ -16,12 +16,12 @@ bp = Blueprint("cases", __name__)
 @bp.get("/")
 @login_required
 def index() -> Any:
-    rows = cases.list_cases(get_db(), current_user.user, limit=200)
+    rows = queries.list_cases(get_db(), current_user.user, limit=200)
     return render_template("cases/index.html", cases=rows)
 
 
 @bp.get("/cases/<id:case_id>")
 @login_required
 def detail(case_id: int) -> Any:
-    view = cases.get_case(get_db(), current_user.user, case_id)
+    view = queries.get_case(get_db(), current_user.user, case_id)
     return render_template("cases/detail.html", case=view)

@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from casework.clock import utcnow
-from casework.notify import inbox, mark_read
+from casework.services.notifications import mark_read
+from casework.services.queries import inbox
 from web import get_db
 
 bp = Blueprint("inbox", __name__)
@@ -23,5 +23,5 @@ def index() -> Any:
 @bp.post("/inbox/<id:notification_id>/read")
 @login_required
 def read(notification_id: int) -> Any:
-    mark_read(get_db(), current_user.user, notification_id, utcnow())
+    mark_read(get_db(), current_user.user, notification_id)
     return redirect(url_for("inbox.index"))
