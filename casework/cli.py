@@ -406,17 +406,10 @@ def _parse_now(value: str | None) -> Any:
 
 
 def smtp_settings() -> Any:
-    from casework.notify import SmtpSettings
+    from casework.services.runtime import smtp_settings
     from config import Config
 
-    return SmtpSettings(
-        host=Config.SMTP_HOST,
-        port=Config.SMTP_PORT,
-        username=Config.SMTP_USERNAME,
-        password=Config.SMTP_PASSWORD,
-        starttls=Config.SMTP_STARTTLS,
-        sender=Config.MAIL_FROM,
-    )
+    return smtp_settings(Config)
 
 
 @main.command()

@@ -9,7 +9,8 @@ from flask_babel import Babel, get_locale
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from casework.db import Database, Settings
+from casework.services import queries, runtime
+from casework.services.runtime import Database
 from web import inputs
 
 csrf = CSRFProtect()
@@ -48,7 +49,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
         else:
             app.config.from_object(test_config)
     if db is None:
-        db = Database(app.config["DATABASE_URL"], Settings.from_config(_AttrConfig(app.config)))
+        db = runtime.open_database(app.config["DATABASE_URL"], _AttrConfig(app.config))
     app.extensions["casework_db"] = db
 
     csrf.init_app(app)
@@ -89,13 +90,11 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     def unread() -> dict[str, Any]:
         from flask_login import current_user
 
-        from casework.services.queries import unread_count
-
         def count() -> int:
             if not current_user.is_authenticated:
                 return 0
             if "unread" not in g:
-                g.unread = unread_count(db, current_user.user)
+                g.unread = queries.unread_count(db, current_user.user)
             return int(g.unread)
 
         return {"unread_count": count}
@@ -115,22 +114,12 @@ def start_scheduler(app: Flask, db: Database) -> bool:
     gunicorn worker that runs it). Returns whether this process runs it."""
     from pathlib import Path
 
-    from casework.notify import SmtpSettings
-    from casework.scheduler import start_in_process
-
-    config = app.config
-    smtp = SmtpSettings(
-        host=config["SMTP_HOST"],
-        port=config["SMTP_PORT"],
-        username=config["SMTP_USERNAME"],
-        password=config["SMTP_PASSWORD"],
-        starttls=config["SMTP_STARTTLS"],
-        sender=config["MAIL_FROM"],
-    )
     from config import INSTANCE_DIR
 
+    config = app.config
     lock = Path(config.get("SCHEDULER_LOCK") or INSTANCE_DIR / "scheduler.lock")
-    started = start_in_process(db, smtp, int(config["SWEEP_INTERVAL_SECONDS"]), lock)
+    interval = int(config["SWEEP_INTERVAL_SECONDS"])
+    started = runtime.start_scheduler(db, _AttrConfig(config), interval, lock)
     app.extensions["casework_scheduler"] = started
     return started
 

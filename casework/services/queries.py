@@ -34,6 +34,7 @@ from casework.models import (
     User,
 )
 from casework.models.cases import ACCESS_TASK_STATUSES
+from casework.scope import may_administer as may_administer  # pages ask it; scope.py decides
 from workflows.engine import get_workflow, offered_events
 from workflows.spec import CaseSnapshot
 

@@ -17,7 +17,8 @@ from casework import audit
 from casework.clock import utcnow
 from casework.db import Database
 from casework.errors import NotFound, ValidationError
-from casework.models import Agency, AgencyKind, ApiToken, Role, SessionEnd, UnitLevel, User
+from casework.models import Agency, AgencyKind, ApiToken, Role, SessionEnd, UnitLevel
+from casework.models import User as User  # the actor every service takes; web/ names it here
 from casework.services import sessions
 from casework.services.units import find_unit
 

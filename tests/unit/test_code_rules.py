@@ -41,6 +41,38 @@ def test_workflows_never_touch_the_database() -> None:
     assert offenders == []
 
 
+#: What web/ may import of casework: the services (reads in queries.py, commands beside
+#: them, app wiring in runtime.py) and the errors they raise. And casework.labels: the one
+#: catalogue of words for states, events, steps and roles — data without behaviour or
+#: database, which pages and notification texts must read alike (a service passing it
+#: through would add nothing).
+WEB_MAY_IMPORT = ("casework.services", "casework.errors", "casework.labels")
+
+
+def test_web_imports_only_services_and_errors() -> None:
+    """web/ reaches casework through its services (and their errors) only: never a model,
+    the database, scope, the clock or the scheduler directly — imports inside functions
+    included. (workflows/ is not casework: definitions the pages may read.)"""
+    offenders = []
+    for path in (ROOT / "web").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module == "casework":
+                names = [f"casework.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} {name}"
+                for name in names
+                if name.split(".")[0] == "casework"
+                and not any(name == ok or name.startswith(ok + ".") for ok in WEB_MAY_IMPORT)
+            ]
+    assert offenders == []
+
+
 def test_ruff_lint_and_format() -> None:
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True

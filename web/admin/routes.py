@@ -7,8 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 
-from casework.scope import may_administer
-from casework.services.queries import mail_failures
+from casework.services.queries import mail_failures, may_administer
 from web import get_db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

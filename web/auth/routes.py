@@ -23,11 +23,11 @@ from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from casework.errors import ValidationError
-from casework.models import User
 from casework.services import sessions
 from casework.services.users import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
+    User,
     authenticate,
     change_password,
 )
