@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -39,9 +39,9 @@ from casework.services.cases import _unit_of, event_view, history_row, plan_even
 from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
 from workflows.spec import (
-    Cleaner,
     FieldError,
     FieldSpec,
+    FieldType,
     boolean,
     choice,
     clean_fields,
@@ -98,32 +98,24 @@ def visible(value: str) -> str:
     )
 
 
-def person_name(max_length: int) -> Cleaner:
+def person_name(max_length: int) -> FieldType:
     """A person's name: invisible characters removed before it is stored or compared."""
-    base = text(max_length)
-
-    def clean(value: Any, path: str) -> str:
-        return base(visible(value) if isinstance(value, str) else value, path)
-
-    return clean
+    return replace(text(max_length), normalise=visible)
 
 
-def national_id() -> Cleaner:
+def _check_national_id(value: str, path: str) -> str:
+    if not value.isascii() or not value.isdigit() or len(value) != 12:
+        raise FieldError(path, "must be the 12 digits of a personal identification number")
+    if not 1 <= int(value[:3]) <= 96:
+        raise FieldError(path, "the first three digits (place of birth) must be 001–096")
+    return value
+
+
+def national_id() -> FieldType:
     """The 12-digit personal identification number (số định danh cá nhân): a 3-digit code
     of the place of birth registration (001–096), a digit for century and sex, the last two
     digits of the birth year, six digits."""
-
-    def clean(value: Any, path: str) -> str:
-        if not isinstance(value, str) or not value.isascii() or not value.strip().isdigit():
-            raise FieldError(path, "must be the 12 digits of a personal identification number")
-        value = value.strip()
-        if len(value) != 12:
-            raise FieldError(path, "must be the 12 digits of a personal identification number")
-        if not 1 <= int(value[:3]) <= 96:
-            raise FieldError(path, "the first three digits (place of birth) must be 001–096")
-        return value
-
-    return clean
+    return replace(text(12), check=_check_national_id)
 
 
 def _id_century_and_sex(number: str) -> tuple[int, str]:
@@ -134,8 +126,8 @@ def _id_century_and_sex(number: str) -> tuple[int, str]:
 
 
 REPORT_FIELDS = (
-    FieldSpec("kind", choice(*(kind.value for kind in ReportKind))),
-    FieldSpec("channel", choice(*CHANNELS)),
+    FieldSpec("kind", choice(*(kind.value for kind in ReportKind), labels="report_kind")),
+    FieldSpec("channel", choice(*CHANNELS, labels="channel")),
     FieldSpec("received_at", iso_datetime()),
     FieldSpec(
         "reporter",
@@ -151,11 +143,11 @@ REPORT_FIELDS = (
         "child",
         record(
             FieldSpec("full_name", person_name(200), required=False),
-            FieldSpec("sex", choice(*SEXES), required=False),
+            FieldSpec("sex", choice(*SEXES, labels="sex"), required=False),
             FieldSpec("national_id", national_id(), required=False),
             FieldSpec("birth_date", iso_date(), required=False),
             FieldSpec("age_years", integer(0, CHILD_AGE_LIMIT - 1), required=False),
-            FieldSpec("unit_code", text(8), required=False),
+            FieldSpec("unit_code", text(8), required=False, label="residence_unit"),
             FieldSpec("address", text(300), required=False),
         ),
         required=False,
@@ -163,13 +155,13 @@ REPORT_FIELDS = (
     FieldSpec("incident_unit_code", text(8), required=False),
     FieldSpec(
         "abuse_types",
-        list_of(choice(*ABUSE_TYPES), max_items=len(ABUSE_TYPES), unique=True),
+        list_of(choice(*ABUSE_TYPES, labels="abuse_type"), max_items=len(ABUSE_TYPES), unique=True),
         required=False,
     ),
     FieldSpec("online", boolean(), required=False),
-    FieldSpec("environment", choice(*ENVIRONMENTS), required=False),
+    FieldSpec("environment", choice(*ENVIRONMENTS, labels="environment"), required=False),
     FieldSpec("description", text(10000), required=False),
-    FieldSpec("risk_level", choice(*RISK_LEVELS), required=False),
+    FieldSpec("risk_level", choice(*RISK_LEVELS, labels="risk"), required=False),
     FieldSpec("auto_transfer", boolean(), required=False),
 )
 

@@ -296,7 +296,7 @@ def test_different_personal_numbers_are_different_children(db, people) -> None:
         ("099317001234", "001–096"),
         ("048217001234", "4th digit says male"),  # 2 = a boy born in the 2000s
         ("048115001234", "do not match the birth date"),  # born in the 1900s, in 2015
-        (48317001234, "12 digits"),
+        (48317001234, "must be text"),
     ],
 )
 def test_a_bad_personal_number_names_the_field_and_writes_nothing(db, people, number, message):
