@@ -44,9 +44,11 @@ class CheckboxList(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-def _choices(kind: FieldType, required: bool) -> list[SelectChoice]:
+def _choices(kind: FieldType, blank: bool) -> list[SelectChoice]:
+    """The choices, named; with `blank`, "—" first (nothing is chosen for the user: a
+    required choice left blank is refused as not given)."""
     named = [SelectChoice(value, label(kind.choice_labels or "", value)) for value in kind.choices]
-    return named if required else [SelectChoice("", "—"), *named]
+    return [SelectChoice("", "—"), *named] if blank else named
 
 
 def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
@@ -63,7 +65,7 @@ def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
         return TextAreaField(text, **extra)
     if kind.kind == Kind.CHOICE:
         return SelectField(
-            text, choices=_choices(kind, spec.required), validate_choice=False, **extra
+            text, choices=_choices(kind, True), validate_choice=False, **extra
         )
     if kind.kind == Kind.BOOLEAN:
         return BooleanField(text, **extra)
@@ -81,7 +83,7 @@ def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
         return FormField(record_form(kind.fields, rows), label=text)
     assert kind.item is not None
     if kind.item.kind == Kind.CHOICE:
-        return CheckboxList(text, choices=_choices(kind.item, True), validate_choice=False, **extra)
+        return CheckboxList(text, choices=_choices(kind.item, False), validate_choice=False, **extra)
     assert kind.item.kind == Kind.RECORD
     count = max(rows.get(spec.name, FIRST_ROWS), kind.min_items, 1)
     return FieldList(
