@@ -296,6 +296,18 @@ def record(
     Entry(action, actor, province_code, case_id, summary).write(session, key, now)
 
 
+#: The advisory lock sealers take on PostgreSQL (SQLite's writers are serialised already).
+SEAL_LOCK = 0x5EA1_A0D17
+
+
+def consistent(session: Session) -> None:
+    """Read the trail as of one moment (PostgreSQL: REPEATABLE READ), so that events
+    committed while `verify` walks the chains are not taken for insertions. Call it before
+    the session's first statement."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def _seal_hash(key: bytes, sealed_at: datetime, heads: dict[str, Any], prev_hash: str) -> str:
     return _hmac(key, [_timestamp(sealed_at), heads, prev_hash])
 
@@ -313,7 +325,9 @@ def seal(
 ) -> AuditSeal | None:
     """Record every chain's head in one keyed seal chained to the one before (the global
     head). With `only_if_changed` (the scheduler's minutely seal), nothing is written while no
-    chain moved."""
+    chain moved. Sealers queue on one lock: two at once would both extend the same seal."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK})
     last = session.scalars(
         sa.select(AuditSeal).order_by(AuditSeal.id.desc()).limit(1).with_for_update()
     ).first()
@@ -428,6 +442,7 @@ def verify(
     removed, inserted or replayed; check the seals. With `seal_within`, also fail when a chain
     moved more than that long before `now` and no seal covers it (a seal was removed, or
     nothing seals)."""
+    consistent(session)
     heads = {row.chain: row for row in session.scalars(sa.select(AuditChain))}
     count = 0
     chains_seen: set[str] = set()
@@ -528,27 +543,32 @@ def verify(
 
 
 def _verify_seals(session: Session, key: bytes) -> str | None:
-    prev_hash = GENESIS
+    """Every seal is genuine and follows the one before; the chains extend the last one.
+    (Each event's MAC covers its place, so a chain that extends the last seal extends every
+    earlier one: only a cut tail can undo a seal.)"""
+    prev_hash, last = GENESIS, None
     for sealed in session.scalars(sa.select(AuditSeal).order_by(AuditSeal.id)):
         if (
             sealed.prev_hash != prev_hash
             or _seal_hash(key, sealed.sealed_at, sealed.heads, sealed.prev_hash) != sealed.hash
         ):
             return f"seal {sealed.id} was changed, removed or inserted"
-        for chain, head in sealed.heads.items():
-            if head["seq"] == 0:
-                continue
-            stored = session.scalar(
-                sa.select(AuditEvent.hash).where(
-                    AuditEvent.chain == chain, AuditEvent.seq == head["seq"]
-                )
+        prev_hash, last = sealed.hash, sealed
+    if last is None:
+        return None
+    for chain, head in last.heads.items():
+        if head["seq"] == 0:  # seals before revision 0004 recorded empty chains too
+            continue
+        stored = session.scalar(
+            sa.select(AuditEvent.hash).where(
+                AuditEvent.chain == chain, AuditEvent.seq == head["seq"]
             )
-            if stored != head["hash"]:
-                return (
-                    f"seal {sealed.id}: chain {chain} seq {head['seq']} no longer matches "
-                    "the sealed head (the chain was rewritten or cut)"
-                )
-        prev_hash = sealed.hash
+        )
+        if stored != head["hash"]:
+            return (
+                f"seal {last.id}: chain {chain} seq {head['seq']} no longer matches "
+                "the sealed head (the chain was rewritten or cut)"
+            )
     return None
 
 

@@ -62,6 +62,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
 
     security.register(app)
 
+    from web.actions.routes import bp as actions_bp
     from web.admin.routes import bp as admin_bp
     from web.api.routes import bp as api_bp
     from web.auth.routes import bp as auth_bp
@@ -70,6 +71,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(actions_bp)
     app.register_blueprint(inbox_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

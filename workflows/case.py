@@ -63,7 +63,7 @@ INTAKE_STEPS = ("received", "transferred", "initial_assessment")
 # --- events: who, and the data each needs ---------------------------------------------------
 
 reason = FieldSpec("reason", text(2000))
-unit_code = FieldSpec("unit_code", text(8))
+unit_code = FieldSpec("unit_code", text(8), label="destination_unit")
 
 EVENTS = {
     spec.name: spec
@@ -85,7 +85,7 @@ EVENTS = {
             by=(OFFICER,),
             fields=(
                 FieldSpec("verified", boolean()),
-                FieldSpec("risk_level", choice(*RISK_LEVELS)),
+                FieldSpec("risk_level", choice(*RISK_LEVELS, labels="risk")),
                 FieldSpec("findings", text()),
             ),
             help="Initial risk and harm assessment (Mẫu 02)",
@@ -119,7 +119,7 @@ EVENTS = {
             by=(CHAIR,),
             offered_when=lambda case: separation_in_force(case, {}) is None,
             fields=(
-                FieldSpec("placement", choice(*PLACEMENTS)),
+                FieldSpec("placement", choice(*PLACEMENTS, labels="placement")),
                 FieldSpec("note", text(2000), required=False),
             ),
             help="The temporary separation ends: where the child goes (Art. 32)",
@@ -138,11 +138,12 @@ EVENTS = {
                     "measures",
                     list_of(
                         record(
-                            FieldSpec("agency_kind", choice(*AGENCY_KINDS)),
+                            FieldSpec("agency_kind", choice(*AGENCY_KINDS, labels="agency")),
                             FieldSpec("action", text(2000)),
                             FieldSpec("due_date", iso_date(max_years_ahead=5)),
                         )
                     ),
+                    label="plan_measures",
                 ),
             ),
             help="Support/intervention plan (Mẫu 04)",
@@ -157,9 +158,13 @@ EVENTS = {
                 FieldSpec(
                     "review",
                     record(
-                        FieldSpec("harm", choice(*REVIEW_LEVELS)),
-                        FieldSpec("abuser_access", choice(*REVIEW_LEVELS)),
-                        FieldSpec("environment", choice(*REVIEW_LEVELS)),
+                        FieldSpec("harm", choice(*REVIEW_LEVELS, labels="review_level")),
+                        FieldSpec("abuser_access", choice(*REVIEW_LEVELS, labels="review_level")),
+                        FieldSpec(
+                            "environment",
+                            choice(*REVIEW_LEVELS, labels="review_level"),
+                            label="review_environment",
+                        ),
                     ),
                 ),
                 FieldSpec("note", text(), required=False),

@@ -127,8 +127,11 @@ class DeadlineRule:
 
 
 # --- event data fields --------------------------------------------------------------------
-
-Cleaner = Callable[[Any, str], Any]
+#
+# A field is data: its kind (text, long text, choice, boolean, date, date-time, whole number,
+# record, list), its limits and choices, whether it is required, nested fields, and the keys
+# of its label and help in the label catalogue. One `clean()` validates it; the web form
+# builder draws it; `json_schema()` describes it for the API's documentation.
 
 
 class FieldError(ValueError):
@@ -138,12 +141,16 @@ class FieldError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    clean: Cleaner
-    required: bool = True
-    help: str = ""
+class Kind(enum.StrEnum):
+    TEXT = "text"  # one line
+    LONG_TEXT = "long_text"  # may span lines
+    CHOICE = "choice"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    INTEGER = "integer"
+    RECORD = "record"  # named fields
+    LIST = "list"  # of items of one type (choices, records)
 
 
 #: Characters no text may hold: NUL and the other C0 controls, and unpaired surrogates
@@ -154,6 +161,8 @@ _NOT_IN_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 #: Text longer than this may span lines (a description, a reason); shorter text is one line
 #: (a name, a code, a phone number).
 ONE_LINE_MAX = 500
+#: Whole numbers are stored in 32-bit columns unless a field says otherwise.
+INT32 = (-(2**31), 2**31 - 1)
 
 
 def bad_character(value: str, multiline: bool = True) -> str | None:
@@ -164,45 +173,6 @@ def bad_character(value: str, multiline: bool = True) -> str | None:
     code = ord(found.group())
     kind = "an unpaired surrogate" if 0xD800 <= code <= 0xDFFF else "a control character"
     return f"must not contain {kind} (U+{code:04X} at position {found.start()})"
-
-
-def text(max_length: int = 5000, multiline: bool | None = None) -> Cleaner:
-    """Text, stripped, not empty. One line unless longer than ONE_LINE_MAX is allowed."""
-    lines = max_length > ONE_LINE_MAX if multiline is None else multiline
-
-    def clean(value: Any, path: str) -> str:
-        if not isinstance(value, str):
-            raise FieldError(path, "must be text")
-        value = value.strip()
-        if not value:
-            raise FieldError(path, "must not be empty")
-        if len(value) > max_length:
-            raise FieldError(path, f"must be at most {max_length} characters")
-        problem = bad_character(value, multiline=lines)
-        if problem:
-            raise FieldError(path, problem)
-        return value
-
-    return clean
-
-
-def boolean() -> Cleaner:
-    def clean(value: Any, path: str) -> bool:
-        if not isinstance(value, bool):
-            raise FieldError(path, "must be true or false")
-        return value
-
-    return clean
-
-
-def choice(*allowed: str) -> Cleaner:
-    def clean(value: Any, path: str) -> str:
-        # Only text can be one of the names (a list or an object is not hashable).
-        if not isinstance(value, str) or value not in allowed:
-            raise FieldError(path, f"must be one of: {', '.join(allowed)}")
-        return value
-
-    return clean
 
 
 #: Dates and times outside these years are typing errors, whatever the field (and beyond
@@ -241,61 +211,259 @@ def _years_after(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def iso_date(max_years_ahead: int | None = None) -> Cleaner:
+@dataclass(frozen=True)
+class FieldType:
+    """What a field holds and its limits: data the validator, the form builder and the
+    API's schema read alike. Called as `type(value, path)` it cleans a value."""
+
+    kind: Kind
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    #: The label catalogue's kind that names the choices (e.g. "risk").
+    choice_labels: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    max_years_ahead: int | None = None
+    #: RECORD: its fields. LIST: `item` is the type of each item.
+    fields: tuple[FieldSpec, ...] = ()
+    item: FieldType | None = None
+    min_items: int = 1
+    max_items: int = 100
+    unique: bool = False
+    #: TEXT: applied to the text before it is checked (e.g. invisible characters removed
+    #: from a name); then a domain check of the cleaned value (e.g. a personal number's
+    #: digits), raising FieldError.
+    normalise: Callable[[str], str] | None = None
+    check: Callable[[Any, str], Any] | None = None
+
+    def __call__(self, value: Any, path: str) -> Any:
+        return self.clean(value, path)
+
+    def clean(self, value: Any, path: str) -> Any:
+        cleaned = _CLEANERS[self.kind](self, value, path)
+        return self.check(cleaned, path) if self.check is not None else cleaned
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of a value of this type (for the API's documentation)."""
+        kind = self.kind
+        if kind in (Kind.TEXT, Kind.LONG_TEXT):
+            return {"type": "string", "minLength": 1, "maxLength": self.max_length}
+        if kind == Kind.CHOICE:
+            return {"type": "string", "enum": list(self.choices)}
+        if kind == Kind.BOOLEAN:
+            return {"type": "boolean"}
+        if kind == Kind.DATE:
+            return {"type": "string", "format": "date"}
+        if kind == Kind.DATETIME:
+            return {"type": "string", "format": "date-time"}
+        if kind == Kind.INTEGER:
+            low, high = self.bounds()
+            return {"type": "integer", "minimum": low, "maximum": high}
+        if kind == Kind.RECORD:
+            return fields_schema(self.fields)
+        assert self.item is not None
+        schema = {
+            "type": "array",
+            "items": self.item.json_schema(),
+            "minItems": self.min_items,
+            "maxItems": self.max_items,
+        }
+        return schema | ({"uniqueItems": True} if self.unique else {})
+
+    def bounds(self) -> tuple[int, int]:
+        return (
+            INT32[0] if self.minimum is None else self.minimum,
+            INT32[1] if self.maximum is None else self.maximum,
+        )
+
+
+#: Kept for callers that name the type of a field's cleaner.
+Cleaner = FieldType
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A named field of an event or a report. Its label and help are keys of the label
+    catalogue's "field" and "help" kinds (the name, unless given)."""
+
+    name: str
+    type: FieldType
+    required: bool = True
+    help: str = ""
+    label: str = ""
+
+    def clean(self, value: Any, path: str) -> Any:
+        return self.type.clean(value, path)
+
+    @property
+    def label_key(self) -> str:
+        return self.label or self.name
+
+
+def _clean_text(spec: FieldType, value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise FieldError(path, "must be text")
+    if spec.normalise is not None:
+        value = spec.normalise(value)
+    value = value.strip()
+    if not value:
+        raise FieldError(path, "must not be empty")
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise FieldError(path, f"must be at most {spec.max_length} characters")
+    problem = bad_character(value, multiline=spec.kind == Kind.LONG_TEXT)
+    if problem:
+        raise FieldError(path, problem)
+    return value
+
+
+def _clean_boolean(spec: FieldType, value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise FieldError(path, "must be true or false")
+    return value
+
+
+def _clean_choice(spec: FieldType, value: Any, path: str) -> str:
+    # Only text can be one of the names (a list or an object is not hashable).
+    if not isinstance(value, str) or value not in spec.choices:
+        raise FieldError(path, f"must be one of: {', '.join(spec.choices)}")
+    return value
+
+
+def _clean_date(spec: FieldType, value: Any, path: str) -> str:
+    message = "must be a date YYYY-MM-DD"
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise FieldError(path, message)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise FieldError(path, message) from None
+    low, high = PLAUSIBLE_YEARS
+    if not low <= day.year <= high:
+        raise FieldError(path, f"must be a date between {low} and {high}")
+    if spec.max_years_ahead is not None:
+        latest = _years_after(_today(), spec.max_years_ahead)
+        if day > latest:
+            raise FieldError(
+                path, f"must be within {spec.max_years_ahead} years (at the latest {latest})"
+            )
+    return day.isoformat()
+
+
+def _clean_datetime(spec: FieldType, value: Any, path: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    message = "must be an ISO 8601 date-time, e.g. 2027-02-03T09:30:00+07:00"
+    if not isinstance(value, str):
+        raise FieldError(path, message)
+    raw = value.strip()
+    if not _DATETIME.fullmatch(raw):
+        raise FieldError(path, message)
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise FieldError(path, message) from None
+    low, high = PLAUSIBLE_YEARS
+    if not low <= parsed.year <= high:
+        raise FieldError(path, f"must be a date-time between {low} and {high}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    return parsed
+
+
+def _clean_integer(spec: FieldType, value: Any, path: str) -> int:
+    low, high = spec.bounds()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError(path, "must be a whole number")
+    if value < low:
+        raise FieldError(path, f"must be at least {low}")
+    if value > high:
+        raise FieldError(path, f"must be at most {high}")
+    return value
+
+
+def _clean_record(spec: FieldType, value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise FieldError(path, "must be an object")
+    return clean_fields(spec.fields, value, prefix=f"{path}.")
+
+
+def _clean_list(spec: FieldType, value: Any, path: str) -> list[Any]:
+    assert spec.item is not None
+    if not isinstance(value, list):
+        raise FieldError(path, "must be a list")
+    if len(value) < spec.min_items:
+        raise FieldError(path, f"must have at least {spec.min_items} item(s)")
+    if len(value) > spec.max_items:
+        raise FieldError(path, f"must have at most {spec.max_items} items")
+    cleaned = [spec.item.clean(entry, f"{path}[{index}]") for index, entry in enumerate(value)]
+    if spec.unique:
+        for index, entry in enumerate(cleaned):
+            if entry in cleaned[:index]:
+                raise FieldError(f"{path}[{index}]", "is given twice")
+    return cleaned
+
+
+_CLEANERS: dict[Kind, Callable[[FieldType, Any, str], Any]] = {
+    Kind.TEXT: _clean_text,
+    Kind.LONG_TEXT: _clean_text,
+    Kind.CHOICE: _clean_choice,
+    Kind.BOOLEAN: _clean_boolean,
+    Kind.DATE: _clean_date,
+    Kind.DATETIME: _clean_datetime,
+    Kind.INTEGER: _clean_integer,
+    Kind.RECORD: _clean_record,
+    Kind.LIST: _clean_list,
+}
+
+
+def text(max_length: int = 5000, multiline: bool | None = None) -> FieldType:
+    """Text, stripped, not empty. One line unless longer than ONE_LINE_MAX is allowed."""
+    lines = max_length > ONE_LINE_MAX if multiline is None else multiline
+    return FieldType(Kind.LONG_TEXT if lines else Kind.TEXT, max_length=max_length)
+
+
+def boolean() -> FieldType:
+    return FieldType(Kind.BOOLEAN)
+
+
+def choice(*allowed: str, labels: str | None = None) -> FieldType:
+    """One of `allowed`; `labels` names the catalogue kind that names them."""
+    return FieldType(Kind.CHOICE, choices=tuple(allowed), choice_labels=labels)
+
+
+def iso_date(max_years_ahead: int | None = None) -> FieldType:
     """A calendar date YYYY-MM-DD in a plausible year; with `max_years_ahead`, no later than
     that many years after today."""
-
-    def clean(value: Any, path: str) -> str:
-        message = "must be a date YYYY-MM-DD"
-        if not isinstance(value, str) or not _DATE.fullmatch(value):
-            raise FieldError(path, message)
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            raise FieldError(path, message) from None
-        low, high = PLAUSIBLE_YEARS
-        if not low <= day.year <= high:
-            raise FieldError(path, f"must be a date between {low} and {high}")
-        if max_years_ahead is not None:
-            latest = _years_after(_today(), max_years_ahead)
-            if day > latest:
-                raise FieldError(
-                    path, f"must be within {max_years_ahead} years (at the latest {latest})"
-                )
-        return day.isoformat()
-
-    return clean
+    return FieldType(Kind.DATE, max_years_ahead=max_years_ahead)
 
 
-def record(*fields: FieldSpec) -> Cleaner:
-    def clean(value: Any, path: str) -> dict[str, Any]:
-        if not isinstance(value, Mapping):
-            raise FieldError(path, "must be an object")
-        return clean_fields(fields, value, prefix=f"{path}.")
+def iso_datetime() -> FieldType:
+    """An ISO 8601 calendar date and time in a plausible year; one without a zone is read as
+    Vietnam local time."""
+    return FieldType(Kind.DATETIME)
 
-    return clean
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> FieldType:
+    return FieldType(Kind.INTEGER, minimum=minimum, maximum=maximum)
+
+
+def record(*fields: FieldSpec) -> FieldType:
+    return FieldType(Kind.RECORD, fields=tuple(fields))
 
 
 def list_of(
-    item: Cleaner, min_items: int = 1, max_items: int = 100, unique: bool = False
-) -> Cleaner:
+    item: FieldType, min_items: int = 1, max_items: int = 100, unique: bool = False
+) -> FieldType:
     """A list of `item`s; with `unique`, an item given twice is refused (not dropped)."""
+    return FieldType(Kind.LIST, item=item, min_items=min_items, max_items=max_items, unique=unique)
 
-    def clean(value: Any, path: str) -> list[Any]:
-        if not isinstance(value, list):
-            raise FieldError(path, "must be a list")
-        if len(value) < min_items:
-            raise FieldError(path, f"must have at least {min_items} item(s)")
-        if len(value) > max_items:
-            raise FieldError(path, f"must have at most {max_items} items")
-        cleaned = [item(entry, f"{path}[{index}]") for index, entry in enumerate(value)]
-        if unique:
-            for index, entry in enumerate(cleaned):
-                if entry in cleaned[:index]:
-                    raise FieldError(f"{path}[{index}]", "is given twice")
-        return cleaned
 
-    return clean
+def _shown(key: Any, limit: int = 40) -> str:
+    """A key as an error may name it: printable and short (input is never echoed whole)."""
+    shown = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in str(key)[:limit])
+    return shown + "…" if len(str(key)) > limit else shown
 
 
 def clean_fields(
@@ -316,6 +484,16 @@ def clean_fields(
             continue
         cleaned[spec.name] = spec.clean(data[spec.name], path)
     return cleaned
+
+
+def fields_schema(fields: Sequence[FieldSpec]) -> dict[str, Any]:
+    """The JSON Schema of an object with `fields` (unknown fields refused)."""
+    return {
+        "type": "object",
+        "properties": {spec.name: spec.type.json_schema() for spec in fields},
+        "required": [spec.name for spec in fields if spec.required],
+        "additionalProperties": False,
+    }
 
 
 # --- events, guards, transitions -----------------------------------------------------------
@@ -382,58 +560,3 @@ class WorkflowDefinition:
             if rule.name == name:
                 return rule
         raise KeyError(name)
-
-
-#: Whole numbers are stored in 32-bit columns unless a field says otherwise.
-INT32 = (-(2**31), 2**31 - 1)
-
-
-def integer(minimum: int | None = None, maximum: int | None = None) -> Cleaner:
-    low = INT32[0] if minimum is None else minimum
-    high = INT32[1] if maximum is None else maximum
-
-    def clean(value: Any, path: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise FieldError(path, "must be a whole number")
-        if value < low:
-            raise FieldError(path, f"must be at least {low}")
-        if value > high:
-            raise FieldError(path, f"must be at most {high}")
-        return value
-
-    return clean
-
-
-def _shown(key: Any, limit: int = 40) -> str:
-    """A key as an error may name it: printable and short (input is never echoed whole)."""
-    shown = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in str(key)[:limit])
-    return shown + "…" if len(str(key)) > limit else shown
-
-
-def iso_datetime() -> Cleaner:
-    """An ISO 8601 calendar date and time in a plausible year; one without a zone is read as
-    Vietnam local time."""
-
-    def clean(value: Any, path: str) -> datetime:
-        from zoneinfo import ZoneInfo
-
-        message = "must be an ISO 8601 date-time, e.g. 2027-02-03T09:30:00+07:00"
-        if not isinstance(value, str):
-            raise FieldError(path, message)
-        raw = value.strip()
-        if not _DATETIME.fullmatch(raw):
-            raise FieldError(path, message)
-        if raw.endswith(("Z", "z")):
-            raw = raw[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            raise FieldError(path, message) from None
-        low, high = PLAUSIBLE_YEARS
-        if not low <= parsed.year <= high:
-            raise FieldError(path, f"must be a date-time between {low} and {high}")
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-        return parsed
-
-    return clean

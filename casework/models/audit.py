@@ -47,6 +47,8 @@ class AuditSeal(Base):
     """All chain heads at one moment, themselves chained: the global head."""
 
     __tablename__ = "audit_seals"
+    #: One successor per seal: two sealers at once cannot fork the chain.
+    __table_args__ = (sa.UniqueConstraint("prev_hash", name="uq_audit_seals_prev_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sealed_at: Mapped[datetime]

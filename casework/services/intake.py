@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -41,9 +41,9 @@ from casework.services.queries import _unit_of, event_view
 from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
 from workflows.spec import (
-    Cleaner,
     FieldError,
     FieldSpec,
+    FieldType,
     boolean,
     choice,
     clean_fields,
@@ -100,32 +100,24 @@ def visible(value: str) -> str:
     )
 
 
-def person_name(max_length: int) -> Cleaner:
+def person_name(max_length: int) -> FieldType:
     """A person's name: invisible characters removed before it is stored or compared."""
-    base = text(max_length)
-
-    def clean(value: Any, path: str) -> str:
-        return base(visible(value) if isinstance(value, str) else value, path)
-
-    return clean
+    return replace(text(max_length), normalise=visible)
 
 
-def national_id() -> Cleaner:
+def _check_national_id(value: str, path: str) -> str:
+    if not value.isascii() or not value.isdigit() or len(value) != 12:
+        raise FieldError(path, "must be the 12 digits of a personal identification number")
+    if not 1 <= int(value[:3]) <= 96:
+        raise FieldError(path, "the first three digits (place of birth) must be 001–096")
+    return value
+
+
+def national_id() -> FieldType:
     """The 12-digit personal identification number (số định danh cá nhân): a 3-digit code
     of the place of birth registration (001–096), a digit for century and sex, the last two
     digits of the birth year, six digits."""
-
-    def clean(value: Any, path: str) -> str:
-        if not isinstance(value, str) or not value.isascii() or not value.strip().isdigit():
-            raise FieldError(path, "must be the 12 digits of a personal identification number")
-        value = value.strip()
-        if len(value) != 12:
-            raise FieldError(path, "must be the 12 digits of a personal identification number")
-        if not 1 <= int(value[:3]) <= 96:
-            raise FieldError(path, "the first three digits (place of birth) must be 001–096")
-        return value
-
-    return clean
+    return replace(text(12), check=_check_national_id)
 
 
 def _id_century_and_sex(number: str) -> tuple[int, str]:
@@ -136,8 +128,8 @@ def _id_century_and_sex(number: str) -> tuple[int, str]:
 
 
 REPORT_FIELDS = (
-    FieldSpec("kind", choice(*(kind.value for kind in ReportKind))),
-    FieldSpec("channel", choice(*CHANNELS)),
+    FieldSpec("kind", choice(*(kind.value for kind in ReportKind), labels="report_kind")),
+    FieldSpec("channel", choice(*CHANNELS, labels="channel")),
     FieldSpec("received_at", iso_datetime()),
     FieldSpec(
         "reporter",
@@ -153,11 +145,11 @@ REPORT_FIELDS = (
         "child",
         record(
             FieldSpec("full_name", person_name(200), required=False),
-            FieldSpec("sex", choice(*SEXES), required=False),
+            FieldSpec("sex", choice(*SEXES, labels="sex"), required=False),
             FieldSpec("national_id", national_id(), required=False),
             FieldSpec("birth_date", iso_date(), required=False),
             FieldSpec("age_years", integer(0, CHILD_AGE_LIMIT - 1), required=False),
-            FieldSpec("unit_code", text(8), required=False),
+            FieldSpec("unit_code", text(8), required=False, label="residence_unit"),
             FieldSpec("address", text(300), required=False),
         ),
         required=False,
@@ -165,13 +157,13 @@ REPORT_FIELDS = (
     FieldSpec("incident_unit_code", text(8), required=False),
     FieldSpec(
         "abuse_types",
-        list_of(choice(*ABUSE_TYPES), max_items=len(ABUSE_TYPES), unique=True),
+        list_of(choice(*ABUSE_TYPES, labels="abuse_type"), max_items=len(ABUSE_TYPES), unique=True),
         required=False,
     ),
     FieldSpec("online", boolean(), required=False),
-    FieldSpec("environment", choice(*ENVIRONMENTS), required=False),
+    FieldSpec("environment", choice(*ENVIRONMENTS, labels="environment"), required=False),
     FieldSpec("description", text(10000), required=False),
-    FieldSpec("risk_level", choice(*RISK_LEVELS), required=False),
+    FieldSpec("risk_level", choice(*RISK_LEVELS, labels="risk"), required=False),
     FieldSpec("auto_transfer", boolean(), required=False),
 )
 
@@ -353,6 +345,7 @@ class Candidate:
     unit_id: int
     province_code: str
     created_by_id: int | None
+    child_id: int
     full_name: str
     sex: str
     birth_date: date | None
@@ -362,55 +355,96 @@ class Candidate:
     national_id: str | None
 
 
-#: At most this many cases on one folded name are weighed (the latest first).
-MAX_CANDIDATES = 50
+#: At most this many cases are weighed as certain matches (the same personal number, or the
+#: same folded name, sex, birth date and commune) and as possible ones (the same folded name
+#: in the report's communes, the latest first).
+MAX_CANDIDATES = 100
 
 
-def _candidates_query() -> Any:
-    """Cases on a child with the same folded name or the same personal number, an open case
-    before a closed one, the latest first."""
+_CANDIDATE_COLUMNS = (
+    Case.id,
+    Case.reference,
+    Case.unit_id,
+    Case.province_code,
+    Case.created_by_id,
+    Child.id,
+    Child.full_name,
+    Child.sex,
+    Child.birth_date,
+    Child.age_years,
+    Child.age_as_of,
+    Child.residence_unit_id,
+    Child.national_id,
+)
+_LATEST_OPEN_FIRST = ((Case.state == "closed").asc(), Case.received_at.desc(), Case.id.desc())
+
+
+def _candidates_query(certain: bool) -> Any:
+    """`certain`: cases that may be the child's beyond doubt — the same personal number
+    (first), or the same folded name, sex, birth date and residence (few by construction;
+    the exact name is compared after). Otherwise: cases on the same folded name living or
+    seen in the report's communes (incident `u1`, residence `u2`), the latest first."""
+    statement = sa.select(*_CANDIDATE_COLUMNS).join(Child, Case.child_id == Child.id)
+    if certain:
+        same_number = Child.national_id == sa.bindparam("nid")
+        return (
+            statement.where(
+                sa.or_(
+                    same_number,
+                    sa.and_(
+                        Child.name_key == sa.bindparam("key"),
+                        Child.birth_date == sa.bindparam("birth"),
+                        Child.sex == sa.bindparam("sex"),
+                        Child.residence_unit_id == sa.bindparam("u2"),
+                    ),
+                )
+            )
+            .order_by(sa.case((same_number, 0), else_=1), *_LATEST_OPEN_FIRST)
+            .limit(MAX_CANDIDATES)
+        )
+    places: tuple[Any, Any] = (sa.bindparam("u1"), sa.bindparam("u2"))
     return (
-        sa.select(
-            Case.id,
-            Case.reference,
-            Case.unit_id,
-            Case.province_code,
-            Case.created_by_id,
-            Child.full_name,
-            Child.sex,
-            Child.birth_date,
-            Child.age_years,
-            Child.age_as_of,
-            Child.residence_unit_id,
-            Child.national_id,
+        statement.where(
+            Child.name_key == sa.bindparam("key"),
+            sa.or_(Child.residence_unit_id.in_(places), Case.unit_id.in_(places)),
         )
-        .join(Child, Case.child_id == Child.id)
-        .where(
-            sa.or_(Child.name_key == sa.bindparam("key"), Child.national_id == sa.bindparam("nid"))
-        )
-        .order_by((Case.state == "closed").asc(), Case.received_at.desc(), Case.id.desc())
+        .order_by(*_LATEST_OPEN_FIRST)
         .limit(MAX_CANDIDATES)
     )
 
 
 @cache
-def _pg_candidates_sql() -> tuple[str, dict[str, Any]]:
+def _pg_candidates_sql(certain: bool) -> tuple[str, dict[str, Any]]:
     """The same query as PostgreSQL text, for the store's bare connection (compiled once)."""
     from sqlalchemy.dialects.postgresql import psycopg
 
-    compiled = _candidates_query().compile(dialect=psycopg.dialect())
+    compiled = _candidates_query(certain).compile(dialect=psycopg.dialect())
     return str(compiled), dict(compiled.params)
 
 
-def _candidates(store: CaseStore, child: dict[str, Any]) -> list[Candidate]:
-    params = {"key": name_key(child["full_name"]), "nid": child.get("national_id")}
+def _candidates(
+    store: CaseStore, child: dict[str, Any], incident: CommuneRef, residence: CommuneRef | None
+) -> tuple[list[Candidate], list[Candidate]]:
+    """(cases that may be certain matches, cases that may be possible ones)."""
+    params = {
+        "key": name_key(child["full_name"]),
+        "nid": child.get("national_id"),
+        "birth": date.fromisoformat(child["birth_date"]) if "birth_date" in child else None,
+        "sex": child.get("sex"),
+        "u1": incident.id,
+        "u2": residence.id if residence is not None else None,
+    }
     if store.postgres:
-        # On the store's own connection: sent in the same round trip as the lock before it.
-        sql, defaults = _pg_candidates_sql()
-        rows = store.driver().execute(sql, {**defaults, **params}).fetchall()
+        # On the store's own connection, both sent before either answer is read: they travel
+        # in the same round trip as the lock before them.
+        sent = []
+        for certain in (True, False):
+            sql, defaults = _pg_candidates_sql(certain)
+            sent.append(store.driver().execute(sql, {**defaults, **params}))
+        rows = [cursor.fetchall() for cursor in sent]
     else:
-        rows = list(store.conn.execute(_candidates_query(), params))
-    return [Candidate(*row) for row in rows]
+        rows = [list(store.conn.execute(_candidates_query(c), params)) for c in (True, False)]
+    return [Candidate(*row) for row in rows[0]], [Candidate(*row) for row in rows[1]]
 
 
 def _age_on(candidate: Candidate, day: date) -> int | None:
@@ -499,20 +533,22 @@ def _find_matches(
     incident: CommuneRef,
     received: date,
 ) -> Matches:
-    candidates = _candidates(store, child)
+    sure, candidates = _candidates(store, child, incident, residence)
     number = child.get("national_id")
-    by_number = [c for c in candidates if number and c.national_id == number]
+    by_number = [c for c in sure if number and c.national_id == number]
     certain = next(iter(by_number), None) or next(
-        (c for c in candidates if _certain(child, residence, c)), None
+        (c for c in sure if _certain(child, residence, c)), None
     )
     possible = []
     seen_children: set[int] = set()
     for candidate in candidates:
         if certain is not None and candidate.id == certain.id:
             continue
+        if certain is not None and candidate.child_id == certain.child_id:
+            continue  # another case of the same child
         reasons = _weak_reasons(child, residence, incident, candidate, received)
-        if reasons and candidate.id not in seen_children:
-            seen_children.add(candidate.id)
+        if reasons and candidate.child_id not in seen_children:
+            seen_children.add(candidate.child_id)  # a child's latest case stands for it
             possible.append((candidate, reasons))
     return Matches(certain, possible)
 

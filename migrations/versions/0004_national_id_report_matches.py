@@ -3,6 +3,8 @@
 A repeat report is linked to a case automatically only on certain evidence (the same
 personal identification number, or the same name as written, sex, birth date and commune);
 weaker evidence becomes a possible match on the report, for a person to confirm or reject.
+Invisible characters are removed from the names already stored (and their keys recomputed),
+and a seal may have one successor only.
 
 Revision ID: 0004
 Revises: 0003
@@ -10,6 +12,8 @@ Create Date: 2026-11-26 09:00:00
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 import sqlalchemy as sa
 from alembic import op
@@ -44,9 +48,50 @@ def upgrade() -> None:
     )
     op.create_index("ix_report_matches_case_id", "report_matches", ["case_id"], unique=False)
     op.create_index("ix_report_matches_report_id", "report_matches", ["report_id"], unique=False)
+    _clean_stored_names()
+    # One successor per seal: two sealers at once cannot fork the seal chain.
+    with op.batch_alter_table("audit_seals") as batch_op:
+        batch_op.create_unique_constraint("uq_audit_seals_prev_hash", ["prev_hash"])
+
+
+def _visible(value: str) -> str:
+    """Revision 0004's rule (frozen here): NFC, format characters (Cf), the combining
+    grapheme joiner, variation selectors and Hangul fillers removed."""
+    extra = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"} | {
+        chr(c) for c in range(0xFE00, 0xFE10)
+    }
+    kept = "".join(c for c in value if unicodedata.category(c) != "Cf" and c not in extra)
+    return unicodedata.normalize("NFC", kept)
+
+
+def _name_key(full_name: str) -> str:
+    folded = unicodedata.normalize("NFD", _visible(full_name).replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(stripped.lower().split())
+
+
+def _clean_stored_names() -> None:
+    children = sa.table(
+        "children",
+        sa.column("id", sa.Integer),
+        sa.column("full_name", sa.String),
+        sa.column("name_key", sa.String),
+    )
+    bind = op.get_bind()
+    rows = bind.execute(sa.select(children.c.id, children.c.full_name, children.c.name_key))
+    for child_id, full_name, key in rows.fetchall():
+        name = _visible(full_name).strip() or full_name
+        if (name, _name_key(name)) != (full_name, key):
+            bind.execute(
+                children.update()
+                .where(children.c.id == child_id)
+                .values(full_name=name, name_key=_name_key(name))
+            )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_seals") as batch_op:
+        batch_op.drop_constraint("uq_audit_seals_prev_hash", type_="unique")
     op.drop_index("ix_report_matches_report_id", table_name="report_matches")
     op.drop_index("ix_report_matches_case_id", table_name="report_matches")
     op.drop_table("report_matches")

@@ -416,3 +416,46 @@ def test_the_minutely_seal_writes_only_when_a_chain_moved(db, people) -> None:
     get_case(db, people["officer"], case["id"])
     assert seal_now("2027-02-04T00:02:00") is not None
     assert verify(db).ok
+
+
+def test_two_sealers_at_once_extend_the_seal_chain_one_after_the_other(db, people) -> None:
+    import threading
+
+    open_case(db, people)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def seal_once() -> None:
+        try:
+            with db.uow() as uow:
+                barrier.wait()
+                audit.seal(uow.session, uow.settings.audit_key, at("2027-02-04T00:00:00"))
+                uow.commit()
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=seal_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.uow(readonly=True) as uow:
+        seals = list(uow.session.scalars(sa.select(AuditSeal).order_by(AuditSeal.id)))
+    assert len(seals) == 4
+    assert [s.prev_hash for s in seals[1:]] == [s.hash for s in seals[:-1]]
+    assert verify(db).ok
+
+
+def test_verify_reads_one_moment_while_events_are_written(db, people, monkeypatch) -> None:
+    # An event committed while verify walks the chains is not taken for an insertion.
+    case = open_case(db, people)
+    streamed = audit._stream
+
+    def write_meanwhile(session):
+        get_case(db, people["officer"], case["id"], now=at("2027-02-03T10:00:00"))
+        yield from streamed(session)
+
+    monkeypatch.setattr(audit, "_stream", write_meanwhile)
+    result = verify(db)
+    assert result.ok, result.problem

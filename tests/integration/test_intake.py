@@ -296,7 +296,7 @@ def test_different_personal_numbers_are_different_children(db, people) -> None:
         ("099317001234", "001–096"),
         ("048217001234", "4th digit says male"),  # 2 = a boy born in the 2000s
         ("048115001234", "do not match the birth date"),  # born in the 1900s, in 2015
-        (48317001234, "12 digits"),
+        (48317001234, "must be text"),
     ],
 )
 def test_a_bad_personal_number_names_the_field_and_writes_nothing(db, people, number, message):
@@ -391,3 +391,31 @@ def test_a_possible_match_is_decided_once_by_the_unit_that_holds_the_case(db, pe
     with db.uow(readonly=True) as uow:
         actions = list(uow.session.scalars(sa.select(AuditEvent.action)))
     assert actions.count("case.match_rejected") == 1
+
+
+def test_many_children_of_the_same_name_never_hide_the_childs_case(db, people, monkeypatch):
+    # The candidates are bounded: same-named children elsewhere must not crowd out the
+    # child's own case, nor newer same-named children the one with the same personal number.
+    from casework.services import intake
+
+    monkeypatch.setattr(intake, "MAX_CANDIDATES", 2)
+    intake._pg_candidates_sql.cache_clear()
+    try:
+        target = record_report(
+            db, people["intake"], child(**HA, national_id="048317001234"), now=NOW
+        )
+        for day in ("01", "02", "03"):  # newer, same name, elsewhere and at home, born later
+            for unit in ("20197", "20194"):
+                other = {**HA, "birth_date": f"2016-02-{day}", "unit_code": unit}
+                record_report(db, people["intake"], child(**other), now=NOW)
+        by_name = record_report(db, people["intake"], child(**HA), now=NOW)
+        assert by_name.linked and by_name.case["id"] == target.case["id"]
+        by_number = record_report(
+            db,
+            people["intake"],
+            child(full_name="Tran Thi Ha", sex="female", age_years=9, national_id="048317001234"),
+            now=NOW,
+        )
+        assert by_number.linked and by_number.case["id"] == target.case["id"]
+    finally:
+        intake._pg_candidates_sql.cache_clear()

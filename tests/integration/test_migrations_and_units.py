@@ -153,3 +153,32 @@ def test_events_written_before_0003_still_verify_and_still_catch_tampering(
         assert not result.ok and "seq 1" in result.problem and "changed" in result.problem
     finally:
         db.dispose()
+
+
+def test_0004_removes_invisible_characters_from_stored_names(backend, request) -> None:
+    url = _database_url(backend, request, name="casework_names_0004")
+    migrate.downgrade(url, "0003")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO children (full_name, name_key, sex, address, identifiers,"
+                    " created_at) VALUES (:name, :key, 'female', '', '{}', :at)"
+                ),
+                {
+                    "name": "Trần\u200b Thị Hà\ufeff",
+                    "key": "tran\u200b thi ha\ufeff",
+                    "at": "2026-01-05 03:00:00",
+                },
+            )
+    finally:
+        engine.dispose()
+    migrate.upgrade(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT full_name, name_key FROM children")).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("Trần Thị Hà", "tran thi ha")

@@ -62,3 +62,40 @@ def test_notifications_and_pages_name_a_step_alike() -> None:
     assert labels.text("step", "initial_assessment", "vi") in subject
     subject, _ = render("en", "overdue", "48-2027-000001", "plan_drafting", due, "x", "police")
     assert subject == "[48-2027-000001] OVERDUE: task for police"
+
+
+def all_fields(fields, path=""):
+    from workflows.spec import Kind
+
+    for spec in fields:
+        yield f"{path}{spec.name}", spec
+        kind = spec.type
+        if kind.kind == Kind.LIST and kind.item is not None:
+            kind = kind.item
+        if kind.kind == Kind.RECORD:
+            yield from all_fields(kind.fields, f"{path}{spec.name}.")
+
+
+def every_form():
+    from casework.services import forms
+    from casework.services.intake import REPORT_FIELDS
+
+    yield "report", REPORT_FIELDS
+    yield "assign", forms.ASSIGN
+    yield "task_answer", forms.TASK_ANSWER
+    yield "match_decision", forms.MATCH_DECISION
+    for name, event in WORKFLOW.events.items():
+        yield name, event.fields
+
+
+def test_every_field_and_choice_of_every_form_has_both_languages() -> None:
+    from workflows.spec import Kind
+
+    for form, fields in every_form():
+        for path, spec in all_fields(fields):
+            both("field", spec.label_key)
+            kind = spec.type.item if spec.type.kind == Kind.LIST else spec.type
+            if kind is not None and kind.kind == Kind.CHOICE:
+                assert kind.choice_labels, f"{form}.{path}: its choices have no labels"
+                for value in kind.choices:
+                    both(kind.choice_labels, value)

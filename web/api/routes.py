@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, request
 
 from casework.errors import ValidationError
-from casework.services import cases, intake, queries
+from casework.services import cases, forms, intake, queries
 from casework.services.notifications import mark_read
 from casework.services.tasks import respond
 from casework.services.users import user_for_token
@@ -104,16 +104,8 @@ def fire_event(case_id: int) -> Any:
 @bp.post("/cases/<id:case_id>/assign")
 @token_required
 def assign(case_id: int) -> Any:
-    body = json_body()
-    unknown = sorted(set(body) - {"assignee", "version"})
-    if unknown:
-        raise ValidationError({unknown[0]: "unknown field (allowed: assignee, version)"})
-    assignee = body.get("assignee")
-    if not isinstance(assignee, str) or not assignee:
-        raise ValidationError({"assignee": "is required (a username)"})
-    if "version" not in body:
-        raise ValidationError({"version": "is required: the version you last read"})
-    return jsonify(cases.assign(get_db(), g.actor, case_id, assignee, body["version"]))
+    body = forms.clean(forms.ASSIGN, json_body())
+    return jsonify(cases.assign(get_db(), g.actor, case_id, body["assignee"], body["version"]))
 
 
 @bp.get("/notifications")
@@ -147,24 +139,13 @@ def tasks() -> Any:
 @bp.post("/tasks/<id:task_id>")
 @token_required
 def task_answer(task_id: int) -> Any:
-    body = json_body()
-    unknown = sorted(set(body) - {"action", "note"})
-    if unknown:
-        raise ValidationError({unknown[0]: "unknown field (allowed: action, note)"})
-    action, note = body.get("action"), body.get("note", "")
-    if not isinstance(action, str):
-        raise ValidationError({"action": "is required: accept, decline or complete"})
-    return jsonify(respond(get_db(), g.actor, task_id, action, note))
+    body = forms.clean(forms.TASK_ANSWER, json_body())
+    return jsonify(respond(get_db(), g.actor, task_id, body["action"], body.get("note", "")))
 
 
 @bp.post("/matches/<id:match_id>")
 @token_required
 def match_decision(match_id: int) -> Any:
     """A possible match on a report: the same child (true) or a different child (false)."""
-    body = json_body()
-    unknown = sorted(set(body) - {"same_child"})
-    if unknown:
-        raise ValidationError({unknown[0]: "unknown field (allowed: same_child)"})
-    if "same_child" not in body:
-        raise ValidationError({"same_child": "is required: true or false"})
+    body = forms.clean(forms.MATCH_DECISION, json_body())
     return jsonify(intake.decide_match(get_db(), g.actor, match_id, body["same_child"]))

@@ -1,0 +1,172 @@
+"""The one form builder: a web form for any list of fields defined as data (workflows/spec.py).
+
+An event's form is drawn from its `FieldSpec`s — kind, limits, choices, required, nested
+records and repeatable lists — with labels from the label catalogue. What the user typed
+goes back through the same `clean()` the API uses; its errors are shown next to the fields
+they name. Adding a field to an event in workflows/case.py adds it here with no other edit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    BooleanField,
+    Field,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.fields.choices import SelectChoice
+
+from casework.services.forms import FieldSpec, FieldType, Kind
+from web.labels import label
+
+#: How many rows a repeatable list shows at first (more are added with "Add a row").
+FIRST_ROWS = 1
+
+
+class CheckboxList(SelectMultipleField):
+    """Several choices as checkboxes (abuse types)."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _choices(kind: FieldType, blank: bool) -> list[SelectChoice]:
+    """The choices, named; with `blank`, "—" first (nothing is chosen for the user: a
+    required choice left blank is refused as not given)."""
+    named = [SelectChoice(value, label(kind.choice_labels or "", value)) for value in kind.choices]
+    return [SelectChoice("", "—"), *named] if blank else named
+
+
+def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
+    kind = spec.type
+    text = label("field", spec.label_key)
+    extra: dict[str, Any] = {"render_kw": {}}
+    if spec.required and kind.kind not in (Kind.BOOLEAN, Kind.RECORD, Kind.LIST):
+        extra["render_kw"]["required"] = True
+    if kind.kind == Kind.TEXT:
+        extra["render_kw"]["maxlength"] = kind.max_length
+        return StringField(text, **extra)
+    if kind.kind == Kind.LONG_TEXT:
+        extra["render_kw"].update(maxlength=kind.max_length, rows=4)
+        return TextAreaField(text, **extra)
+    if kind.kind == Kind.CHOICE:
+        return SelectField(
+            text, choices=_choices(kind, True), validate_choice=False, **extra
+        )
+    if kind.kind == Kind.BOOLEAN:
+        return BooleanField(text, **extra)
+    if kind.kind == Kind.DATE:
+        extra["render_kw"]["type"] = "date"
+        return StringField(text, **extra)
+    if kind.kind == Kind.DATETIME:
+        extra["render_kw"]["type"] = "datetime-local"
+        return StringField(text, **extra)
+    if kind.kind == Kind.INTEGER:
+        low, high = kind.bounds()
+        extra["render_kw"].update(type="number", min=low, max=high, step=1)
+        return StringField(text, **extra)
+    if kind.kind == Kind.RECORD:
+        return FormField(record_form(kind.fields, rows), label=text)
+    assert kind.item is not None
+    if kind.item.kind == Kind.CHOICE:
+        return CheckboxList(text, choices=_choices(kind.item, False), validate_choice=False, **extra)
+    assert kind.item.kind == Kind.RECORD
+    count = max(rows.get(spec.name, FIRST_ROWS), kind.min_items, 1)
+    return FieldList(
+        FormField(record_form(kind.item.fields, {})),
+        label=text,
+        min_entries=min(count, kind.max_items),
+        max_entries=kind.max_items,
+    )
+
+
+def record_form(fields: Sequence[FieldSpec], rows: Mapping[str, int]) -> type[Form]:
+    """A (sub)form class for `fields` (records nest with FormField, without CSRF)."""
+    attributes = {spec.name: _field(spec, rows) for spec in fields}
+    return type("RecordForm", (Form,), attributes)
+
+
+def event_form(
+    fields: Sequence[FieldSpec], formdata: MultiDict[str, Any] | None, rows: Mapping[str, int]
+) -> FlaskForm:
+    """The form of an event (CSRF, the case version it was drawn on, and the fields)."""
+    attributes: dict[str, Any] = {spec.name: _field(spec, rows) for spec in fields}
+    attributes["version"] = HiddenField()
+    form_class = type("EventForm", (FlaskForm,), attributes)
+    return form_class(formdata=formdata)  # type: ignore[no-any-return]
+
+
+def _value(spec: FieldSpec, field: Field) -> Any:
+    kind = spec.type
+    if kind.kind == Kind.BOOLEAN:
+        return bool(field.data)
+    if kind.kind == Kind.RECORD:
+        return payload(kind.fields, field.form)
+    if kind.kind == Kind.LIST:
+        assert kind.item is not None
+        if kind.item.kind == Kind.CHOICE:
+            return list(field.data or []) or None
+        rows = [payload(kind.item.fields, entry.form) for entry in field.entries]
+        rows = [row for row in rows if row]  # a row left blank is no row
+        return rows or None
+    raw = field.data
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if kind.kind == Kind.INTEGER and isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,12}", raw):
+        return int(raw)
+    return raw
+
+
+def payload(fields: Sequence[FieldSpec], form: Form) -> dict[str, Any]:
+    """What the user typed, shaped as the API's JSON (blank fields left out), for `clean()`."""
+    data = {}
+    for spec in fields:
+        value = _value(spec, form[spec.name])
+        if value is not None:
+            data[spec.name] = value
+    return data
+
+
+def show_errors(form: Form, errors: Mapping[str, str]) -> dict[str, str]:
+    """Attach each error (by its path: `measures[0].due_date`) to the field it names;
+    returns those that name no field (shown above the form)."""
+    left = {}
+    for path, message in errors.items():
+        field = _find(form, re.sub(r"^data\.", "", path))
+        if field is None:
+            left[path] = message
+        else:
+            field.errors = [*(field.errors or []), message]
+    return left
+
+
+def _find(form: Form, path: str) -> Field | None:
+    current: Any = form
+    for part in re.findall(r"[^.\[\]]+", path):
+        try:
+            if isinstance(current, FieldList):
+                current = current.entries[int(part)]
+            elif isinstance(current, FormField):
+                current = current.form[part]
+            else:
+                current = current[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return None
+    return current if isinstance(current, Field) else None
+
+
+ADD_ROW = _l("Add a row")
