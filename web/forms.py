@@ -64,9 +64,7 @@ def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
         extra["render_kw"].update(maxlength=kind.max_length, rows=4)
         return TextAreaField(text, **extra)
     if kind.kind == Kind.CHOICE:
-        return SelectField(
-            text, choices=_choices(kind, True), validate_choice=False, **extra
-        )
+        return SelectField(text, choices=_choices(kind, True), validate_choice=False, **extra)
     if kind.kind == Kind.BOOLEAN:
         return BooleanField(text, **extra)
     if kind.kind == Kind.DATE:
@@ -83,7 +81,9 @@ def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
         return FormField(record_form(kind.fields, rows), label=text)
     assert kind.item is not None
     if kind.item.kind == Kind.CHOICE:
-        return CheckboxList(text, choices=_choices(kind.item, False), validate_choice=False, **extra)
+        return CheckboxList(
+            text, choices=_choices(kind.item, False), validate_choice=False, **extra
+        )
     assert kind.item.kind == Kind.RECORD
     count = max(rows.get(spec.name, FIRST_ROWS), kind.min_items, 1)
     return FieldList(
