@@ -428,6 +428,11 @@ EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "[{ref}] Có tin báo mới về trẻ của ca",
             "Ca {ref}: đã tiếp nhận thêm một tin báo về trẻ của ca này.\n{link}",
         ),
+        "case.possible_match": (
+            "[{ref}] Tin báo mới có thể về trẻ của ca: cần xác nhận",
+            "Ca {ref}: một tin báo mới có thể về cùng trẻ này. Đề nghị xem và xác nhận "
+            "là cùng một trẻ hay không.\n{link}",
+        ),
         "case.report_reopened": (
             "[{ref}] Ca đã kết thúc được mở lại do có tin báo mới",
             "Ca {ref}: có tin báo mới về trẻ nên ca được mở lại; cần đánh giá ban đầu.\n{link}",
@@ -437,6 +442,11 @@ EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "case.report_linked": (
             "[{ref}] A new report on the case's child",
             "Case {ref}: another report on this case's child was received.\n{link}",
+        ),
+        "case.possible_match": (
+            "[{ref}] A new report may be on this case's child: please confirm",
+            "Case {ref}: a new report may be on the same child. Please look and confirm "
+            "whether it is the same child.\n{link}",
         ),
         "case.report_reopened": (
             "[{ref}] Closed case reopened by a new report",
