@@ -250,6 +250,33 @@ def users_create(
     click.echo(f"created user {user.username} ({user.role})")
 
 
+@users.command("disable")
+@click.argument("username")
+@click.pass_obj
+def users_disable(obj: CliContext, username: str) -> None:
+    """Disable a user: every session ends at once, tokens are refused."""
+    _set_active(obj, username, False)
+
+
+@users.command("enable")
+@click.argument("username")
+@click.pass_obj
+def users_enable(obj: CliContext, username: str) -> None:
+    """Enable a disabled user again."""
+    _set_active(obj, username, True)
+
+
+def _set_active(obj: CliContext, username: str, active: bool) -> None:
+    from casework.services.users import set_active
+
+    try:
+        user = set_active(obj.db, username, active)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(f"{'enabled' if active else 'disabled'} user {user.username}")
+
+
 @main.group()
 def tokens() -> None:
     """API tokens."""

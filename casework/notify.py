@@ -130,22 +130,31 @@ def task_cancelled_notices(
         if agency_id is None:
             continue
         for user in _active(session, User.role == Role.AGENCY, User.agency_id == agency_id):
-            lang = user.locale if user.locale in TASK_CANCELLED else "vi"
-            task = labels.agency_task(agency_kind, lang)
-            subject, body = TASK_CANCELLED[lang]
-            notices.append(
-                {
-                    "task_id": task_id,
-                    "user_id": user.id,
-                    "kind": "task.cancelled",
-                    "subject": subject.format(ref=reference, task=task),
-                    "body": body.format(ref=reference, task=task),
-                    "created_at": now,
-                    "mail_status": MailStatus.PENDING if user.email else MailStatus.NONE,
-                    "next_attempt_at": now if user.email else None,
-                }
-            )
+            lang = _language(user)
+            values = {"ref": reference, "task": labels.agency_task(agency_kind, lang)}
+            row = _notice(user, "task.cancelled", TASK_CANCELLED[lang], values, now)
+            notices.append({**row, "task_id": task_id})
     return notices
+
+
+def _language(user: User) -> str:
+    return user.locale if user.locale in labels.LANGUAGES else labels.DEFAULT
+
+
+def _notice(
+    user: User, kind: str, texts: tuple[str, str], values: dict[str, str], now: datetime
+) -> dict[str, Any]:
+    """One inbox + outbox row for `user` (`texts`: subject and body in the user's language)."""
+    subject, body = texts
+    return {
+        "user_id": user.id,
+        "kind": kind,
+        "subject": subject.format(**values),
+        "body": body.format(**values),
+        "created_at": now,
+        "mail_status": MailStatus.PENDING if user.email else MailStatus.NONE,
+        "next_attempt_at": now if user.email else None,
+    }
 
 
 # --- who is notified ------------------------------------------------------------------------
@@ -357,6 +366,11 @@ EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "[{ref}] Có tin báo mới về trẻ của ca",
             "Ca {ref}: đã tiếp nhận thêm một tin báo về trẻ của ca này.\n{link}",
         ),
+        "case.possible_match": (
+            "[{ref}] Tin báo mới có thể về trẻ của ca: cần xác nhận",
+            "Ca {ref}: một tin báo mới có thể về cùng trẻ này. Đề nghị xem và xác nhận "
+            "là cùng một trẻ hay không.\n{link}",
+        ),
         "case.report_reopened": (
             "[{ref}] Ca đã kết thúc được mở lại do có tin báo mới",
             "Ca {ref}: có tin báo mới về trẻ nên ca được mở lại; cần đánh giá ban đầu.\n{link}",
@@ -366,6 +380,11 @@ EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "case.report_linked": (
             "[{ref}] A new report on the case's child",
             "Case {ref}: another report on this case's child was received.\n{link}",
+        ),
+        "case.possible_match": (
+            "[{ref}] A new report may be on this case's child: please confirm",
+            "Case {ref}: a new report may be on the same child. Please look and confirm "
+            "whether it is the same child.\n{link}",
         ),
         "case.report_reopened": (
             "[{ref}] Closed case reopened by a new report",
@@ -393,21 +412,11 @@ def notice_rows(
 ) -> list[dict[str, Any]]:
     """Inbox + outbox rows for `users`, each in the user's language: a case reference and a
     link, never a name."""
-    link = f"{base_url.rstrip('/')}/cases/{case_id}"
-    rows = []
-    for user in users:
-        lang = user.locale if user.locale in EVENT_TEMPLATES else "vi"
-        subject, body = EVENT_TEMPLATES[lang][kind]
-        rows.append(
-            {
-                "user_id": user.id,
-                "case_id": case_id,
-                "kind": kind,
-                "subject": subject.format(ref=reference, link=link),
-                "body": body.format(ref=reference, link=link),
-                "created_at": now,
-                "mail_status": MailStatus.PENDING if user.email else MailStatus.NONE,
-                "next_attempt_at": now if user.email else None,
-            }
-        )
-    return rows
+    values = {"ref": reference, "link": f"{base_url.rstrip('/')}/cases/{case_id}"}
+    return [
+        {
+            **_notice(user, kind, EVENT_TEMPLATES[_language(user)][kind], values, now),
+            "case_id": case_id,
+        }
+        for user in users
+    ]

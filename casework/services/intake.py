@@ -276,8 +276,8 @@ class PossibleMatch:
     reference: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        if self.case_id is None:
-            return {"held_by_another_unit": True, "reasons": self.reasons}
+        if self.case_id is None:  # nothing about it: not even why it matched
+            return {"held_by_another_unit": True}
         return {"case_id": self.case_id, "reference": self.reference, "reasons": self.reasons}
 
 
@@ -317,7 +317,10 @@ class IntakeResult:
                 reopened=self.reopened,
             )
         if self.possible_matches:
-            body["possible_matches"] = [match.to_dict() for match in self.possible_matches]
+            shown = [match.to_dict() for match in self.possible_matches if match.case_id]
+            if any(match.case_id is None for match in self.possible_matches):
+                shown.append({"held_by_another_unit": True})  # once, however many
+            body["possible_matches"] = shown
         return body
 
 
@@ -804,7 +807,18 @@ def _record_matches(
     possible: list[tuple[Candidate, list[str]]],
     now: datetime,
 ) -> None:
-    """Possible matches stay on the report, for a person to confirm or reject."""
+    """Possible matches stay on the report, for a person to confirm or reject: the units that
+    hold the matched cases are told (they decide)."""
+    base_url = str(store.settings.extra.get("base_url", ""))
+    for candidate, _reasons in possible:
+        staff = notify.case_staff(store.session, candidate.unit_id, None)
+        insert_rows(
+            store,
+            Notification.__table__,  # type: ignore[arg-type]
+            notify.notice_rows(
+                staff, "case.possible_match", candidate.id, candidate.reference, base_url, now
+            ),
+        )
     insert_rows(
         store,
         ReportMatch.__table__,  # type: ignore[arg-type]

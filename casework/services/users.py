@@ -13,10 +13,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
-from casework import audit
+from casework import audit, scope
 from casework.clock import utcnow
 from casework.db import Database
-from casework.errors import NotFound, ValidationError
+from casework.errors import NotFound, PermissionDenied, ValidationError
 from casework.models import Agency, AgencyKind, ApiToken, Role, SessionEnd, UnitLevel
 from casework.models import User as User  # the actor every service takes; web/ names it here
 from casework.services import sessions
@@ -135,8 +135,11 @@ def set_active(
     actor: User | None = None,
     now: datetime | None = None,
 ) -> User:
-    """Enable or disable a user. Disabling ends every session of the user at once (a
-    browser signed in elsewhere is signed out at its next request)."""
+    """Enable or disable a user (an administrator, or the command line: `actor` None).
+    Disabling ends every session of the user at once (a browser signed in elsewhere is
+    signed out at its next request); API tokens of a disabled user are refused too."""
+    if actor is not None and not scope.may_administer(actor):
+        raise PermissionDenied("only administrators enable or disable users")
     now = now or utcnow()
     with db.uow() as uow:
         user = uow.session.scalars(

@@ -359,10 +359,18 @@ def test_a_possible_match_held_elsewhere_is_shown_only_as_such(db, people) -> No
         child(full_name="Tran Thi Ha", sex="female", birth_date="2017-06-01", unit_code="20194"),
         now=NOW,
     )
-    assert other.to_dict()["possible_matches"] == [
-        {"held_by_another_unit": True, "reasons": ["name_folded", "birth_date", "commune", "sex"]}
-    ]
-    assert str(ha.case["id"]) not in str(other.to_dict()["possible_matches"])
+    assert other.to_dict()["possible_matches"] == [{"held_by_another_unit": True}]
+    # The unit that holds it is asked to decide.
+    with db.uow(readonly=True) as uow:
+        asked = set(
+            uow.session.scalars(
+                sa.select(Notification.user_id).where(
+                    Notification.kind == "case.possible_match",
+                    Notification.case_id == ha.case["id"],
+                )
+            )
+        )
+    assert asked == {people["officer"].id, people["chair"].id}
 
 
 def test_a_possible_match_is_decided_once_by_the_unit_that_holds_the_case(db, people) -> None:

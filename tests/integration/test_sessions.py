@@ -93,3 +93,32 @@ def test_a_refused_password_change_writes_nothing(db, people, current, new, fiel
     assert list(refused.value.errors) == [field]
     assert sessions.resolve(db, elsewhere, now=T0) is not None
     assert authenticate(db, "officer", PASSWORD) is not None
+
+
+def test_disable_and_enable_from_the_command_line_and_only_by_administrators(db, people) -> None:
+    from click.testing import CliRunner
+
+    from casework.cli import main
+    from casework.errors import PermissionDenied
+    from casework.services.users import set_active, user_for_token
+    from tests.e2e.conftest import create_token
+
+    token = create_token(db, "officer")
+    with pytest.raises(PermissionDenied):
+        set_active(db, "officer", False, actor=people["chair"])
+    assert user_for_token(db, token) is not None
+    runner = CliRunner()
+    url = str(db.engine.url.render_as_string(hide_password=False))
+    env = {"CASEWORK_AUDIT_KEY": "test-audit-key"}
+    done = runner.invoke(main, ["--database-url", url, "users", "disable", "officer"], env=env)
+    assert done.exit_code == 0, done.output
+    assert user_for_token(db, token) is None  # a disabled user's token is refused
+    unknown = runner.invoke(main, ["--database-url", url, "users", "disable", "nobody"], env=env)
+    assert unknown.exit_code == 1 and "nobody" in unknown.output
+    assert (
+        runner.invoke(
+            main, ["--database-url", url, "users", "enable", "officer"], env=env
+        ).exit_code
+        == 0
+    )
+    assert user_for_token(db, token) is not None
