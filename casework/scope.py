@@ -35,6 +35,11 @@ def _received_in(case_id: Any) -> sa.Select[Any]:
     )
 
 
+def own_tasks(actor: User, task: Any = PlanTask) -> ColumnElement[bool]:
+    """The tasks that give a partner agency access: its own, proposed, accepted or done."""
+    return sa.and_(task.agency_id == actor.agency_id, task.status.in_(ACCESS_TASK_STATUSES))
+
+
 def _referred(actor: User, case_id: Any, unit_id: Any) -> ColumnElement[bool]:
     """The agency holds a task on the case that gives access (proposed, accepted or done —
     not declined, superseded or cancelled), and the case is still where the agency works:
@@ -45,11 +50,7 @@ def _referred(actor: User, case_id: Any, unit_id: Any) -> ColumnElement[bool]:
         sa.or_(AdministrativeUnit.id == agency_unit, AdministrativeUnit.parent_id == agency_unit)
     )
     task = aliased(PlanTask)  # its own: the outer query may be over tasks (services/tasks.py)
-    held = sa.exists().where(
-        task.case_id == case_id,
-        task.agency_id == actor.agency_id,
-        task.status.in_(ACCESS_TASK_STATUSES),
-    )
+    held = sa.exists().where(task.case_id == case_id, own_tasks(actor, task))
     unit = sa.literal(unit_id) if isinstance(unit_id, int) else unit_id
     return sa.and_(held, unit.in_(here))
 

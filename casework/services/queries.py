@@ -33,7 +33,6 @@ from casework.models import (
     Report,
     User,
 )
-from casework.models.cases import ACCESS_TASK_STATUSES
 from casework.scope import may_administer as may_administer  # pages ask it; scope.py decides
 from workflows.engine import get_workflow, offered_events
 from workflows.spec import CaseSnapshot
@@ -108,9 +107,7 @@ def case_view(
     if scope.sees_own_tasks_only(actor):
         # A partner agency sees its own tasks (those that give it access) and their clocks,
         # nothing else of the case.
-        tasks_query = tasks_query.where(
-            PlanTask.agency_id == actor.agency_id, PlanTask.status.in_(ACCESS_TASK_STATUSES)
-        )
+        tasks_query = tasks_query.where(scope.own_tasks(actor))
         deadlines_query = deadlines_query.where(
             Deadline.task_id.in_(tasks_query.with_only_columns(PlanTask.id).order_by(None))
         )
@@ -253,6 +250,10 @@ def list_cases(
         steps = scope.visible_steps(actor)
         if steps is not None:
             due_query = due_query.where(Deadline.step.in_(steps))
+        if scope.sees_own_tasks_only(actor):  # an agency: the clocks of its own tasks only
+            due_query = due_query.where(
+                Deadline.task_id.in_(sa.select(PlanTask.id).where(scope.own_tasks(actor)))
+            )
         next_due = {
             case_id: due
             for case_id, due in uow.session.execute(due_query.group_by(Deadline.case_id))
@@ -367,11 +368,7 @@ def task_view(task: PlanTask, case: Case) -> dict[str, Any]:
 def tasks_visible_to(actor: User) -> ColumnElement[bool]:
     """The tasks an agency sees: its own that give it access to a case it may still see
     (scope.py); a declined, superseded or cancelled task is gone from its view."""
-    return sa.and_(
-        PlanTask.agency_id == actor.agency_id,
-        PlanTask.status.in_(ACCESS_TASK_STATUSES),
-        scope.case_filter(actor),
-    )
+    return sa.and_(scope.own_tasks(actor), scope.case_filter(actor))
 
 
 def list_tasks(db: Database, actor: User, status: str | None = None) -> list[dict[str, Any]]:

@@ -252,3 +252,19 @@ def test_a_task_outside_ones_scope_answers_like_one_that_does_not_exist(db, peop
     # Who sees the case sees the task: told why they may not answer it.
     with pytest.raises(PermissionDenied):
         respond(db, people["officer"], task_id, "accept", now=NOW)
+
+
+def test_an_agencys_case_list_times_only_its_own_tasks(db, people) -> None:
+    # The list's "next due" must not reveal the review or the other agencies' clocks.
+    from casework.services.tasks import respond
+
+    view = case_in(db, people, "implementing")
+    task = next(t for t in view["tasks"] if t["agency_kind"] == "police")
+    respond(db, people["police"], task["id"], "accept", now=NOW)  # its answer clock is met
+    seen = get_case(db, people["police"], view["id"], now=NOW)["deadlines"]
+    police = {d["due_at"] for d in seen if d["status"] in ("open", "overdue")}
+    [row] = list_cases(db, people["police"])
+    assert row["next_due_at"] == min(police)
+    everything = get_case(db, people["chair"], view["id"], now=NOW)["deadlines"]
+    earliest = min(d["due_at"] for d in everything if d["status"] in ("open", "overdue"))
+    assert earliest < row["next_due_at"]  # health's answer is due first: not the police's
