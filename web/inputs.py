@@ -25,7 +25,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter, ValidationError
 
 from casework.errors import ValidationError as FieldProblem
-from workflows.spec import bad_character
+from workflows.spec import bad_character, shown
 
 #: Every id column is a PostgreSQL `integer` (and SQLite's integers are 64-bit).
 ID_MAX = 2**31 - 1
@@ -33,8 +33,6 @@ ID_MAX = 2**31 - 1
 MAX_JSON_DEPTH = 32
 #: I-JSON (RFC 7493 §2.2): integers beyond ±(2**53 - 1) are not exchanged exactly.
 JSON_INT_MAX = 2**53 - 1
-#: Longest field name or parameter an error message repeats.
-SHOWN = 40
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: ASCII digits only (int() also reads other scripts' digits), few enough to be bounded.
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,12}")
@@ -46,13 +44,6 @@ class InputRejected(BadRequest):
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(description=f"{field}: {problem}")
         self.fields = {field: problem}
-
-
-def shown(name: Any) -> str:
-    """A name from the request as an error may repeat it: printable, and short."""
-    text = str(name)
-    safe = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text[:SHOWN])
-    return safe + "…" if len(text) > SHOWN else safe
 
 
 def _check_text(field: str, value: str) -> None:

@@ -460,7 +460,7 @@ def list_of(
     return FieldType(Kind.LIST, item=item, min_items=min_items, max_items=max_items, unique=unique)
 
 
-def _shown(key: Any, limit: int = 40) -> str:
+def shown(key: Any, limit: int = 40) -> str:
     """A key as an error may name it: printable and short (input is never echoed whole)."""
     shown = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in str(key)[:limit])
     return shown + "…" if len(str(key)) > limit else shown
@@ -474,7 +474,7 @@ def clean_fields(
     for key in data:
         if key not in known:
             allowed = ", ".join(sorted(known)) or "none"
-            raise FieldError(f"{prefix}{_shown(key)}", f"unknown field (allowed: {allowed})")
+            raise FieldError(f"{prefix}{shown(key)}", f"unknown field (allowed: {allowed})")
     cleaned: dict[str, Any] = {}
     for spec in fields:
         path = f"{prefix}{spec.name}"
