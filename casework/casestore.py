@@ -241,6 +241,9 @@ class CaseStore:
         self._in_transaction = False
         #: The audit events of the transaction under way (`Entry.values()`), in order.
         self._audit: list[dict[str, Any]] = []
+        #: A write that is a transaction of its own locks its chain's head itself.
+        self._write_locks_head = False
+        self._heads: dict[str, tuple[int, str]] = {}
 
     @property
     def conn(self) -> sa.Connection:
@@ -278,6 +281,7 @@ class CaseStore:
         finally:
             self._in_transaction = False
             self._audit = []
+            self._heads = {}
 
     def append_audit(self, entry: audit.Entry, now: datetime) -> None:
         """An audit event of this transaction (written when it ends)."""
@@ -295,9 +299,17 @@ class CaseStore:
         key, now = self.settings.audit_key, entries[-1]["occurred_at"]
         chains = [entry["chain"] for entry in entries]
         if self.postgres:
-            locked = audit.pg_lock_heads(self.driver(), chains, now)
-            self.settle()
-            rows, _ = audit.link(key, entries, audit.pg_heads(locked))
+            if self._write_locks_head:  # the write locked (and answered) the head
+                self.settle()
+                heads = dict(self._heads)
+                missing = sorted(set(chains) - set(heads))
+                if missing:  # a chain's first event
+                    heads.update(audit.pg_heads(audit.pg_lock_heads(self.driver(), missing, now)))
+            else:
+                locked = audit.pg_lock_heads(self.driver(), chains, now)
+                self.settle()
+                heads = audit.pg_heads(locked)
+            rows, _ = audit.link(key, entries, heads)
             audit.pg_insert(self.driver(), rows)
         else:
             rows, moved = audit.link(key, entries, audit.sqlite_lock_heads(self.conn, chains, now))
@@ -358,14 +370,19 @@ class CaseStore:
         own (on PostgreSQL two round trips: the write and the chain head's lock, then the
         audit event and the commit)."""
         if not self._in_transaction:
-            with self.batch(), self.transaction():
-                self.write(change)
+            self._write_locks_head = self.postgres
+            try:
+                with self.batch(), self.transaction():
+                    self.write(change)
+            finally:
+                self._write_locks_head = False
             return
         if self.postgres:
+            lock = self._write_locks_head
             if self._batched:  # each statement of a batch keeps its own cursor until settle()
-                self._pending.append((change, _pg_write(self.driver(), change)))
+                self._pending.append((change, _pg_write(self.driver(), change, lock)))
             else:
-                _pg_written(change, _pg_write(self.cursor(), change))
+                self._written(change, _pg_write(self.cursor(), change, lock))
         else:
             self._insert_tasks(change)  # inside the store's transaction (open_store)
             _sqlite_write(self.conn, change)
@@ -392,7 +409,21 @@ class CaseStore:
         moved on (the transaction then rolls back)."""
         pending, self._pending = self._pending, []
         for change, cursor in pending:
-            _pg_written(change, cursor)
+            self._written(change, cursor)
+
+    def _written(self, change: CaseChange, cursor: Any) -> None:
+        try:
+            head = _pg_written(change, cursor)
+        except Conflict as conflict:
+            if conflict.current_version in (None, change.expected_version):
+                # The statement's snapshot predates the winner's commit: read it anew.
+                current = self.driver().execute(
+                    "SELECT version FROM cases WHERE id = %s", (change.case.id,)
+                ).fetchone()
+                raise _conflict(change.case.id, current[0] if current else None) from None
+            raise
+        if head is not None:
+            self._heads[change.audit["chain"]] = head
 
     def reserve_ids(self) -> Any:
         """PostgreSQL: the ids a new case and its report and child will have, taken from their
@@ -549,6 +580,22 @@ PG_WRITE = (
     " (SELECT version FROM cases WHERE id = %(id)s)"  # on a conflict: the version that won
 )
 
+_FINAL = " SELECT (SELECT count(*) FROM upd_case),"
+#: PG_WRITE for a change that is a transaction of its own: it also locks the head of the
+#: audit event's chain — last, once the case, tasks, clocks and notices are written — and
+#: answers it, so that the event can be placed without a statement of its own. (No row:
+#: the chain's first event; the head is then made by `audit.pg_lock_heads`.)
+PG_WRITE_HEAD = (
+    PG_WRITE.replace(
+        _FINAL,
+        ", audit_head AS (SELECT c.seq, c.head_hash FROM audit_chains c"
+        " WHERE c.chain = %(a_chain)s AND EXISTS (SELECT 1 FROM upd_case)"
+        " AND (SELECT count(*) FROM closed) + (SELECT count(*) FROM opened) >= 0"
+        " FOR NO KEY UPDATE)" + _FINAL,
+    )
+    + ", (SELECT seq FROM audit_head), (SELECT head_hash FROM audit_head)"
+)
+
 
 def _new_clock_columns(clock: Clock) -> dict[str, Any]:
     """The columns of a new clock that come from the Clock (both write paths)."""
@@ -567,8 +614,9 @@ def _new_clock_columns(clock: Clock) -> dict[str, Any]:
     }
 
 
-def _pg_write(target: Any, change: CaseChange) -> Any:
-    """Send the change's statement; `_pg_written` reads its answer."""
+def _pg_write(target: Any, change: CaseChange, lock_head: bool = False) -> Any:
+    """Send the change's statement (with `lock_head`, PG_WRITE_HEAD); `_pg_written` reads
+    its answer."""
     case = change.case
     history = change.history
     params: dict[str, Any] = {name: getattr(case, name) for name in MUTABLE}
@@ -618,16 +666,25 @@ def _pg_write(target: Any, change: CaseChange) -> Any:
             ]
         ),
     )
+    if lock_head:
+        params["a_chain"] = change.audit["chain"]
+        return target.execute(PG_WRITE_HEAD, params)
     return target.execute(PG_WRITE, params)
 
 
-def _pg_written(change: CaseChange, cursor: Any) -> None:
-    updated, ids, task_ids, current = cursor.fetchone()
+def _pg_written(change: CaseChange, cursor: Any) -> tuple[int, str] | None:
+    """Read a write's answer: Conflict if the case moved on; the chain head it locked, if
+    it was asked to and the chain has one."""
+    row = cursor.fetchone()
+    updated, ids, task_ids, current = row[:4]
     if not updated:
         raise _conflict(change.case.id, current)
     for clock, clock_id in zip(change.opened, ids or (), strict=True):
         clock.id = clock_id
     _tasks_written(change, task_ids or [])
+    if len(row) > 4 and row[4] is not None:
+        return int(row[4]), str(row[5])
+    return None
 
 
 def _conflict(case_id: int, current_version: int | None) -> Conflict:
