@@ -481,3 +481,97 @@ def test_api_query_parameters_refuse_unknown_values(api, db, people, path, param
         response = api.get(f"{path}?{parameter}={value}", "police" if path == "/tasks" else "chair")
         assert_refused(response, db, before, (path, parameter, value[:20]))
         assert parameter in response.json["message"] or parameter in response.json["fields"]
+
+
+# --- the pages' forms: each event's form, the password form ------------------------------------
+
+#: Wrong in any field of a page's form (free text takes almost anything else).
+BAD_PAGE_VALUES = ["\x00", "Lan\x00", "\x1b[31m", "a\x08b", "x" * 20000]
+#: Wrong in a date field of a page's form.
+BAD_PAGE_DATES = ["2026-W01", "9999-12-31", "0001-01-02", "2026-02-30", "20260101"]
+
+
+def changes_written(db) -> dict[str, int]:
+    """Rows written, audited reads aside (every page view of a case is one)."""
+    counts = written(db)
+    with db.engine.connect() as conn:
+        counts["audit_events"] = conn.execute(
+            sa.text("SELECT count(*) FROM audit_events WHERE action <> 'case.read'")
+        ).scalar_one()
+    return counts
+
+
+def form_names(fields, prefix: str = "") -> list[str]:
+    from casework.services.forms import Kind
+
+    names = []
+    for spec in fields:
+        kind = spec.type
+        if kind.kind == Kind.RECORD:
+            names += form_names(kind.fields, f"{prefix}{spec.name}-")
+        elif kind.kind == Kind.LIST and kind.item.kind == Kind.RECORD:
+            names += form_names(kind.item.fields, f"{prefix}{spec.name}-0-")
+        else:
+            names.append(f"{prefix}{spec.name}")
+    return names
+
+
+PAGE_PROBES = [
+    (event, name)
+    for event in SOURCE
+    for name in [*form_names(get_workflow("case").events[event].fields), "version"]
+]
+
+
+@MANY
+@given(data=st.data())
+def test_event_forms_refuse_what_crashes(app, db, people, case_in_state, data) -> None:
+    event, name = data.draw(st.sampled_from(PAGE_PROBES))
+    dates = BAD_PAGE_DATES if DATE_FIELDS.search(name) else []
+    value = data.draw(st.sampled_from(BAD_PAGE_VALUES + dates))
+    role = "chair" if event == "transfer_out" else STEPS.get(event, ("chair", {}))[0]
+    client = app.test_client()
+    client.post("/login", data={"username": role, "password": PASSWORD})
+    case_id = case_in_state[SOURCE[event]]
+    url = f"/cases/{case_id}/actions/{event}"
+    page = client.get(url)
+    assert page.status_code == 200, (event, page.status_code)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', page.text).group(1)
+    before = changes_written(db)
+    response = client.post(url, data={"version": version, name: value})
+    assert 400 <= response.status_code < 500, (event, name, value[:20], response.status_code)
+    assert changes_written(db) == before, (event, name, value[:20])
+
+
+#: No password: control characters, or far too long.
+BAD_PASSWORDS = ["\x00", "correct-horse\x00", "\x1b[31m-long-enough", "a\x08b" * 5, "x" * 20000]
+
+
+@PROBE
+@given(
+    field=st.sampled_from(["current_password", "new_password", "confirm"]),
+    value=st.sampled_from(BAD_PASSWORDS),
+)
+def test_password_form_refuses_what_crashes(app, db, people, field, value) -> None:
+    client = app.test_client()
+    client.post("/login", data={"username": "officer", "password": PASSWORD})
+    before = written(db)
+    new = "a-new-password-2026"
+    form = {"current_password": PASSWORD, "new_password": new, "confirm": new, field: value}
+    response = client.post("/password", data=form)
+    assert 400 <= response.status_code < 500, (field, value[:20], response.status_code)
+    assert written(db) == before
+
+
+def test_the_page_probes_cover_every_form(app) -> None:
+    from web.auth.routes import PasswordForm
+
+    with app.test_request_context():
+        assert {f.name for f in PasswordForm()} <= {
+            "current_password",
+            "new_password",
+            "confirm",
+            "csrf_token",
+            "submit",
+        }
+    assert {event for event, _ in PAGE_PROBES} == set(SOURCE)
