@@ -417,9 +417,11 @@ class CaseStore:
         except Conflict as conflict:
             if conflict.current_version in (None, change.expected_version):
                 # The statement's snapshot predates the winner's commit: read it anew.
-                current = self.driver().execute(
-                    "SELECT version FROM cases WHERE id = %s", (change.case.id,)
-                ).fetchone()
+                current = (
+                    self.driver()
+                    .execute("SELECT version FROM cases WHERE id = %s", (change.case.id,))
+                    .fetchone()
+                )
                 raise _conflict(change.case.id, current[0] if current else None) from None
             raise
         if head is not None:

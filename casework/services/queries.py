@@ -33,7 +33,8 @@ from casework.models import (
     Report,
     User,
 )
-from casework.scope import may_administer as may_administer  # pages ask it; scope.py decides
+from casework.scope import answers_tasks as answers_tasks  # pages ask them; scope.py decides
+from casework.scope import may_administer as may_administer
 from workflows.engine import get_workflow, offered_events
 from workflows.spec import CaseSnapshot
 

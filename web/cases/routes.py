@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from casework.services import queries
@@ -16,6 +16,8 @@ bp = Blueprint("cases", __name__)
 @bp.get("/")
 @login_required
 def index() -> Any:
+    if queries.answers_tasks(current_user.user):  # an agency lands on its tasks
+        return redirect(url_for("tasks.index"))
     rows = queries.list_cases(get_db(), current_user.user, limit=200)
     return render_template("cases/index.html", cases=rows)
 

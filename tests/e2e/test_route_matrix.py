@@ -1,0 +1,72 @@
+"""Every route × every role: who gets what. A new route fails this test until it is here."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.helpers import case_in
+
+ROLES = ("anonymous", "intake", "officer", "officer.2", "chair", "province", "police", "admin")
+
+
+def row(default: int, **overrides: int) -> dict[str, int]:
+    table = dict.fromkeys(ROLES, default)
+    table.update({role.replace("_", "."): status for role, status in overrides.items()})
+    return table
+
+
+SIGNED_IN = row(200, anonymous=302)
+#: endpoint -> (path, expected GET status per role). POST-only routes answer GET with 405;
+#: what their POSTs do per role is in their own tests (test_actions, test_agency_portal,
+#: test_api, test_scope, test_sessions).
+MATRIX: dict[str, tuple[str, dict[str, int]]] = {
+    "cases.index": ("/", row(200, anonymous=302, police=302)),
+    "cases.detail": ("/cases/{case}", row(200, anonymous=302, officer_2=404, admin=404)),
+    "actions.act": (
+        "/cases/{case}/actions/start_review",  # the officer's next step on this case
+        row(404, anonymous=302, officer=200),
+    ),
+    "tasks.index": ("/tasks", row(404, anonymous=302, police=200)),
+    "tasks.answer": ("/tasks/{task}", row(405)),
+    "inbox.index": ("/inbox", SIGNED_IN),
+    "inbox.read": ("/inbox/1/read", row(405)),
+    "auth.password": ("/password", SIGNED_IN),
+    "auth.login": ("/login", row(302, anonymous=200)),  # signed in: on to the work
+    "auth.logout": ("/logout", row(405)),
+    "auth.set_language": ("/lang/en", row(302)),
+    "admin.failures": ("/admin/mail-failures", row(403, anonymous=302, admin=200)),
+    "healthz": ("/healthz", row(200)),
+    # The API takes bearer tokens, not the pages' session: signed in or not, 401.
+    "api.list_cases": ("/api/v1/cases", row(401)),
+    "api.get_case": ("/api/v1/cases/{case}", row(401)),
+    "api.notifications": ("/api/v1/notifications", row(401)),
+    "api.tasks": ("/api/v1/tasks", row(401)),
+    "api.create_report": ("/api/v1/reports", row(405)),
+    "api.fire_event": ("/api/v1/cases/{case}/events", row(405)),
+    "api.assign": ("/api/v1/cases/{case}/assign", row(405)),
+    "api.match_decision": ("/api/v1/matches/1", row(405)),
+    "api.notification_read": ("/api/v1/notifications/1/read", row(405)),
+    "api.task_answer": ("/api/v1/tasks/{task}", row(405)),
+}
+
+
+def test_every_route_is_in_the_matrix(app) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+    assert endpoints == set(MATRIX)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_it_may(app, db, people, role) -> None:
+    view = case_in(db, people, "implementing")
+    task = next(t["id"] for t in view["tasks"] if t["agency_kind"] == "police")
+    client = app.test_client()
+    if role != "anonymous":
+        signed_in = client.post("/login", data={"username": role, "password": PASSWORD})
+        assert signed_in.status_code == 302, role
+    answers = {}
+    for endpoint, (path, expected) in MATRIX.items():
+        url = path.format(case=view["id"], task=task)
+        answers[endpoint] = (client.get(url).status_code, expected[role])
+    wrong = {endpoint: got for endpoint, got in answers.items() if got[0] != got[1]}
+    assert wrong == {}, f"{role}: (got, expected) {wrong}"
