@@ -143,6 +143,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "age_years": ("Tuổi (ước tính)", "Age (estimated)"),
         "agency_kind": ("Cơ quan thực hiện", "Agency"),
         "anonymous": ("Giấu tên", "Anonymous"),
+        "answer": ("Trả lời", "Answer"),
         "assignee": ("Người phụ trách (tên đăng nhập)", "Officer responsible (username)"),
         "auto_transfer": ("Chuyển ngay về xã", "Transfer to the commune at once"),
         "birth_date": ("Ngày sinh", "Date of birth"),

@@ -54,7 +54,9 @@ ASSIGN = (
     FieldSpec("version", integer(1)),
 )
 TASK_ANSWER = (
-    FieldSpec("action", choice("accept", "decline", "complete", labels="task_action")),
+    FieldSpec(
+        "action", choice("accept", "decline", "complete", labels="task_action"), label="answer"
+    ),
     FieldSpec("note", text(2000), required=False),
 )
 MATCH_DECISION = (FieldSpec("same_child", boolean()),)
