@@ -63,69 +63,50 @@ def _hmac(key: bytes, payload: Any) -> str:
     return hmac.new(key, _canonical(payload).encode(), hashlib.sha256).hexdigest()
 
 
+#: The columns of an event its MACs cover (what a stored event is read back as).
+_MAC_COLUMNS = (
+    "chain", "seq", "prev_hash", "occurred_at", "actor_id", "actor", "action", "case_id",
+    "summary",
+)  # fmt: skip
+
+
+def _columns(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _MAC_COLUMNS}
+
+
+def _content(values: Mapping[str, Any]) -> list[Any]:
+    """What happened, by whom, to which case: every format's MAC covers it, in this order."""
+    return [
+        _timestamp(values["occurred_at"]),
+        values["actor_id"],
+        values["actor"],
+        values["action"],
+        values["case_id"],
+        values["summary"],
+    ]
+
+
 def legacy_event_hash(key: bytes, event: AuditEvent) -> str:
     """Revision 0001/0002 events: one HMAC over the event and its predecessor's hash."""
-    return _hmac(
-        key,
-        [
-            event.chain,
-            event.seq,
-            event.prev_hash,
-            _timestamp(event.occurred_at),
-            event.actor_id,
-            event.actor,
-            event.action,
-            event.case_id,
-            event.summary,
-        ],
-    )
+    values = _columns(event)
+    return _hmac(key, [event.chain, event.seq, event.prev_hash, *_content(values)])
 
 
 def content_mac(key: bytes, event: AuditEvent) -> str:
     """Revision 0003 events: a MAC over the content alone (not the event's place)."""
-    return _hmac(
-        key,
-        [
-            event.chain,
-            _timestamp(event.occurred_at),
-            event.actor_id,
-            event.actor,
-            event.action,
-            event.case_id,
-            event.summary,
-        ],
-    )
+    return _hmac(key, [event.chain, *_content(_columns(event))])
 
 
 def event_mac(key: bytes, values: Mapping[str, Any]) -> str:
     """The keyed fingerprint of an event: its content and its place (chain, seq, the hash
     of the event before it). `values` has the columns of `audit_events`."""
-    return _hmac(
-        key,
-        [
-            "v2",
-            values["chain"],
-            values["seq"],
-            values["prev_hash"],
-            _timestamp(values["occurred_at"]),
-            values["actor_id"],
-            values["actor"],
-            values["action"],
-            values["case_id"],
-            values["summary"],
-        ],
-    )
+    place = [values["chain"], values["seq"], values["prev_hash"]]
+    return _hmac(key, ["v2", *place, *_content(values)])
 
 
 def stored_event_mac(key: bytes, event: AuditEvent) -> str:
     """The MAC a stored event calls for (current format)."""
-    return event_mac(key, {name: getattr(event, name) for name in _MAC_COLUMNS})
-
-
-_MAC_COLUMNS = (
-    "chain", "seq", "prev_hash", "occurred_at", "actor_id", "actor", "action", "case_id",
-    "summary",
-)  # fmt: skip
+    return event_mac(key, _columns(event))
 
 
 def link_hash(prev_hash: str, seq: int, mac: str) -> str:

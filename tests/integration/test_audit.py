@@ -459,3 +459,46 @@ def test_verify_reads_one_moment_while_events_are_written(db, people, monkeypatc
     monkeypatch.setattr(audit, "_stream", write_meanwhile)
     result = verify(db)
     assert result.ok, result.problem
+
+
+def test_events_of_revision_0003_verify_and_no_older_format_follows_a_newer(db) -> None:
+    """0003's events (a MAC over the content alone) still verify, new events continue the
+    chain in the current format, and a content-only event after them is refused."""
+    from datetime import UTC, datetime
+
+    key = db.settings.audit_key
+    when = datetime(2027, 1, 5, 3, 0, tzinfo=UTC)
+
+    def old_style(seq: int, prev: str) -> AuditEvent:
+        event = AuditEvent(
+            chain="48", seq=seq, occurred_at=when, actor_id=None, actor="system",
+            action="case.read", case_id=None, summary={"n": seq}, prev_hash=prev,
+        )  # fmt: skip
+        event.mac = audit.content_mac(key, event)
+        event.hash = audit.link_hash(prev, seq, event.mac)
+        return event
+
+    with db.uow() as uow:
+        first = old_style(1, audit.GENESIS)
+        second = old_style(2, first.hash)
+        uow.session.add_all([first, second])
+        uow.session.add(
+            AuditChain(
+                chain="48", seq=2, head_hash=second.hash, prev_hash=first.hash, updated_at=when
+            )
+        )
+        uow.commit()
+    with db.uow() as uow:
+        audit.record(uow.session, key, actor=None, action="case.read", now=when, province_code="48")
+        uow.commit()
+    result = verify(db)
+    assert result.ok and result.count == 3, result.problem
+    with db.uow() as uow:  # a genuine-looking 0003 event after a current one
+        head = uow.session.get(AuditChain, "48")
+        late = old_style(4, head.head_hash)
+        uow.session.add(late)
+        head.seq, head.prev_hash, head.head_hash = 4, head.head_hash, late.hash
+        uow.commit()
+        late_id = late.id
+    result = verify(db)
+    assert not result.ok and result.event_id == late_id
