@@ -181,3 +181,15 @@ def may_be_assigned(user: User, unit_id: int) -> bool:
 def assigns_self_on_accept(actor: User) -> bool:
     """An officer who accepts a case without naming someone takes it."""
     return actor.role == Role.OFFICER
+
+
+def work_sections(actor: User) -> tuple[str, ...]:
+    """The sections of the actor's "my work": an officer's cases and the commune's cases
+    waiting for someone; a chair's approvals and the commune's cases waiting for assignment."""
+    if not actor.active or actor.unit_id is None:
+        return ()
+    if actor.role == Role.OFFICER:
+        return ("assigned", "unassigned")
+    if actor.role == Role.CHAIR:
+        return ("approval", "unassigned")
+    return ()

@@ -80,7 +80,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     csrf.exempt(api_bp)
 
     from web import errors
-    from web.labels import cite, label, localtime, rung_label, state_label
+    from web.labels import cite, countdown, label, localtime, rung_label, state_label
 
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
@@ -88,6 +88,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     app.add_template_global(rung_label, "rung_label")
     app.add_template_global(label, "label")
     app.add_template_global(cite, "cite")
+    app.add_template_global(countdown, "countdown")
     app.add_template_global(get_locale, "get_locale")
 
     @app.context_processor

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask_babel import get_locale
+from flask_babel import format_timedelta, get_locale
+from flask_babel import gettext as _
 
 from casework import labels
 
@@ -47,3 +48,15 @@ def localtime(value: str | datetime | None) -> str:
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def countdown(value: str | None, now: datetime | None = None) -> str:
+    """How long until a due time, or how long past it: "còn 3 giờ", "quá hạn 2 ngày"."""
+    if not value:
+        return "—"
+    from datetime import UTC
+
+    left = datetime.fromisoformat(value) - (now or datetime.now(UTC))
+    if left.total_seconds() >= 0:
+        return _("%(time)s left", time=format_timedelta(left, threshold=1.1))
+    return _("overdue by %(time)s", time=format_timedelta(-left, threshold=1.1))

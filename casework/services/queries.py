@@ -35,6 +35,7 @@ from casework.models import (
 )
 from casework.scope import answers_tasks as answers_tasks  # pages ask them; scope.py decides
 from casework.scope import may_administer as may_administer
+from casework.scope import work_sections as work_sections
 from workflows.engine import get_workflow, offered_events
 from workflows.spec import CaseSnapshot
 
@@ -236,43 +237,79 @@ def list_cases(
     """Cases in the actor's scope, newest first, without the child's identity."""
     now = now or utcnow()
     with db.uow(readonly=True) as uow:
-        statement = (
-            sa.select(Case, User.username)
-            .outerjoin(User, Case.assignee_id == User.id)
-            .where(scope.case_filter(actor))
-        )
+        statement = _case_rows_query(actor)
         if state:
             statement = statement.where(Case.state == state)
         statement = statement.order_by(Case.received_at.desc(), Case.id.desc())
-        rows = uow.session.execute(statement.limit(limit).offset(offset)).all()
-        due_query = sa.select(Deadline.case_id, sa.func.min(Deadline.due_at)).where(
-            Deadline.case_id.in_([c.id for c, _ in rows]), Deadline.status == "open"
+        return _case_rows(uow.session, actor, statement.limit(limit).offset(offset), now)
+
+
+def _case_rows_query(actor: User) -> Any:
+    return (
+        sa.select(Case, User.username)
+        .outerjoin(User, Case.assignee_id == User.id)
+        .where(scope.case_filter(actor))
+    )
+
+
+def _case_rows(
+    session: Session, actor: User, statement: Any, now: datetime
+) -> list[dict[str, Any]]:
+    """Cases as a list shows them, each with its next due time among the clocks the actor
+    sees (overdue when past)."""
+    rows = session.execute(statement).all()
+    due_query = sa.select(Deadline.case_id, sa.func.min(Deadline.due_at)).where(
+        Deadline.case_id.in_([c.id for c, _ in rows]), Deadline.status == "open"
+    )
+    steps = scope.visible_steps(actor)
+    if steps is not None:
+        due_query = due_query.where(Deadline.step.in_(steps))
+    if scope.sees_own_tasks_only(actor):  # an agency: the clocks of its own tasks only
+        due_query = due_query.where(
+            Deadline.task_id.in_(sa.select(PlanTask.id).where(scope.own_tasks(actor)))
         )
-        steps = scope.visible_steps(actor)
-        if steps is not None:
-            due_query = due_query.where(Deadline.step.in_(steps))
-        if scope.sees_own_tasks_only(actor):  # an agency: the clocks of its own tasks only
-            due_query = due_query.where(
-                Deadline.task_id.in_(sa.select(PlanTask.id).where(scope.own_tasks(actor)))
-            )
-        next_due = {
-            case_id: due
-            for case_id, due in uow.session.execute(due_query.group_by(Deadline.case_id))
+    next_due = {
+        case_id: due for case_id, due in session.execute(due_query.group_by(Deadline.case_id))
+    }
+    casework = scope.sees_casework(actor)
+    return [
+        {
+            "id": c.id,
+            "reference": c.reference,
+            "state": c.state,
+            "risk_level": c.risk_level if casework else None,
+            "received_at": _iso(c.received_at),
+            "next_due_at": _iso(next_due.get(c.id)),
+            "overdue": bool(next_due.get(c.id) and next_due[c.id] < now),
+            "assignee": assignee,
         }
-        casework = scope.sees_casework(actor)
-        return [
-            {
-                "id": c.id,
-                "reference": c.reference,
-                "state": c.state,
-                "risk_level": c.risk_level if casework else None,
-                "received_at": _iso(c.received_at),
-                "next_due_at": _iso(next_due.get(c.id)),
-                "overdue": bool(next_due.get(c.id) and next_due[c.id] < now),
-                "assignee": assignee,
-            }
-            for c, assignee in rows
-        ]
+        for c, assignee in rows
+    ]
+
+
+#: How many cases a section of "my work" shows at most (the nearest deadlines first).
+WORK_SECTION_SIZE = 100
+
+
+def my_work(db: Database, actor: User, now: datetime | None = None) -> dict[str, Any]:
+    """What needs the actor now, by section (scope.py says which the actor has): cases
+    assigned to the actor, waiting in the commune for assignment, waiting for the actor's
+    approval — each sorted by its nearest deadline, the most urgent first."""
+    now = now or utcnow()
+    sections = scope.work_sections(actor)
+    conditions = {
+        "assigned": sa.and_(Case.assignee_id == actor.id, Case.state != "closed"),
+        "unassigned": sa.and_(Case.assignee_id.is_(None), Case.state != "closed"),
+        "approval": Case.state == "plan_approval",
+    }
+    work: dict[str, Any] = {}
+    with db.uow(readonly=True) as uow:
+        for section in sections:
+            statement = _case_rows_query(actor).where(conditions[section])
+            rows = _case_rows(uow.session, actor, statement.limit(WORK_SECTION_SIZE), now)
+            rows.sort(key=lambda r: (r["next_due_at"] is None, r["next_due_at"] or ""))
+            work[section] = rows
+    return work
 
 
 def _username_of(store: CaseStore, user_id: int | None) -> str | None:

@@ -28,6 +28,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
         row(404, anonymous=302, officer=200),
     ),
     "tasks.index": ("/tasks", row(404, anonymous=302, police=200)),
+    "cases.work": ("/work", row(404, anonymous=302, officer=200, officer_2=200, chair=200)),
     "tasks.answer": ("/tasks/{task}", row(405)),
     "inbox.index": ("/inbox", SIGNED_IN),
     "inbox.read": ("/inbox/1/read", row(405)),

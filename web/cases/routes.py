@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from casework.services import queries
 from web import get_db
 
 bp = Blueprint("cases", __name__)
+
+
+@bp.app_context_processor
+def work_link() -> dict[str, Any]:
+    """Pages link "my work" for those who have one (officers, chairs)."""
+
+    def has_work() -> bool:
+        return bool(current_user.is_authenticated and queries.work_sections(current_user.user))
+
+    return {"has_work": has_work}
 
 
 @bp.get("/")
@@ -27,3 +37,13 @@ def index() -> Any:
 def detail(case_id: int) -> Any:
     view = queries.get_case(get_db(), current_user.user, case_id)
     return render_template("cases/detail.html", case=view)
+
+
+@bp.get("/work")
+@login_required
+def work() -> Any:
+    """My work: what needs the officer or the chair now, the nearest deadline first."""
+    sections = queries.my_work(get_db(), current_user.user)
+    if not sections:
+        abort(404)
+    return render_template("cases/work.html", sections=sections)
