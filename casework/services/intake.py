@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -35,6 +34,7 @@ from casework.models import (
     ReportMatch,
     User,
 )
+from casework.names import exact_name_key, name_key, visible
 from casework.rules import province_calendar, province_rules
 from casework.services.cases import history_row, plan_event
 from casework.services.queries import _unit_of, event_view
@@ -81,23 +81,6 @@ SEXES = ("female", "male", "unknown")
 CHILD_AGE_LIMIT = 16
 #: Clock skew tolerated between an intake point's clock and ours.
 FUTURE_TOLERANCE = timedelta(minutes=5)
-
-#: Characters that show nothing but make two names differ: format characters (zero-width
-#: space and joiners, direction marks, soft hyphen, BOM — Unicode category Cf), the
-#: combining grapheme joiner, variation selectors and Hangul fillers.
-_INVISIBLE_EXTRA = frozenset(
-    "\u034f\u115f\u1160\u3164\uffa0" + "".join(chr(c) for c in range(0xFE00, 0xFE10))
-)
-
-
-def visible(value: str) -> str:
-    """`value` in NFC with every invisible character removed (kept diacritics and all)."""
-    return unicodedata.normalize(
-        "NFC",
-        "".join(
-            ch for ch in value if unicodedata.category(ch) != "Cf" and ch not in _INVISIBLE_EXTRA
-        ),
-    )
 
 
 def person_name(max_length: int) -> FieldType:
@@ -166,22 +149,6 @@ REPORT_FIELDS = (
     FieldSpec("risk_level", choice(*RISK_LEVELS, labels="risk"), required=False),
     FieldSpec("auto_transfer", boolean(), required=False),
 )
-
-
-def name_key(full_name: str) -> str:
-    """Accent-free, lower-case, single-spaced: 'Nguyễn Thị  Hoà' -> 'nguyen thi hoa'. For
-    finding *possible* matches only: folding merges different names (Hà, Hạ, Hả)."""
-    decomposed = unicodedata.normalize(
-        "NFD", visible(full_name).replace("đ", "d").replace("Đ", "D")
-    )
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.lower().split())
-
-
-def exact_name_key(full_name: str) -> str:
-    """The name as written — diacritics kept — up to case, spacing, Unicode form and
-    invisible characters: what a certain match compares."""
-    return " ".join(visible(full_name).casefold().split())
 
 
 def earliest_receipt(now: datetime, setting: str | None = None) -> datetime:

@@ -6,6 +6,7 @@ answers with what is here, never the other way round. Every read filters through
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -480,3 +481,81 @@ def mail_failures(db: Database) -> list[dict[str, Any]]:
             )
             if u.email_failed_at is not None
         ]
+
+
+# --- the case list: filters, search, keyset pages -------------------------------------------
+
+#: Cases a page of the list shows.
+PAGE_SIZE = 50
+_REFERENCE_LIKE = re.compile(r"[0-9A-Za-z-]{3,24}")
+
+
+def _cursor(row: dict[str, Any]) -> str:
+    return f"{row['received_at']}|{row['id']}"
+
+
+def parse_cursor(text: str) -> tuple[datetime, int]:
+    """A page's cursor (the last row's receipt time and id); ValidationError if malformed."""
+    from casework.errors import ValidationError
+
+    stamp, _, number = text.partition("|")
+    try:
+        when = datetime.fromisoformat(stamp)
+        case_id = int(number)
+    except ValueError:
+        raise ValidationError({"after": "is not a page of this list"}) from None
+    if when.tzinfo is None or not 0 < case_id < 2**31:
+        raise ValidationError({"after": "is not a page of this list"})
+    return when, case_id
+
+
+def case_page(
+    db: Database,
+    actor: User,
+    *,
+    state: str | None = None,
+    overdue: bool = False,
+    search: str | None = None,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One page of the cases in the actor's scope, newest first, filtered in the query, and
+    the cursor of the next page (keyset: stable while cases are added). `search` finds a
+    case reference, or — for those who see identities — a child's name with or without
+    diacritics."""
+    from casework.names import name_key
+
+    now = now or utcnow()
+    statement = _case_rows_query(actor)
+    if state:
+        statement = statement.where(Case.state == state)
+    if overdue:
+        late = sa.select(Deadline.id).where(
+            Deadline.case_id == Case.id, Deadline.status == "open", Deadline.due_at < now
+        )
+        steps = scope.visible_steps(actor)
+        if steps is not None:
+            late = late.where(Deadline.step.in_(steps))
+        statement = statement.where(sa.exists(late))
+    if search and search.strip():
+        text = search.strip()
+        matches = [Case.reference.contains(text, autoescape=True)]
+        if scope.sees_identity(actor):
+            child = sa.select(Child.id).where(
+                Child.id == Case.child_id,
+                Child.name_key.contains(name_key(text), autoescape=True),
+            )
+            matches.append(sa.exists(child))
+        elif not _REFERENCE_LIKE.fullmatch(text):
+            matches = [sa.false()]
+        statement = statement.where(sa.or_(*matches))
+    if after:
+        when, case_id = parse_cursor(after)
+        statement = statement.where(sa.tuple_(Case.received_at, Case.id) < (when, case_id))
+    statement = statement.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit + 1)
+    with db.uow(readonly=True) as uow:
+        rows = _case_rows(uow.session, actor, statement, now)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"cases": rows, "next": _cursor(rows[-1]) if more and rows else None}

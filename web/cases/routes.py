@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from casework.services import queries
 from web import get_db
+from web.inputs import choice_arg, only_args
+from workflows import get_workflow
 
 bp = Blueprint("cases", __name__)
 
@@ -28,8 +30,24 @@ def work_link() -> dict[str, Any]:
 def index() -> Any:
     if queries.answers_tasks(current_user.user):  # an agency lands on its tasks
         return redirect(url_for("tasks.index"))
-    rows = queries.list_cases(get_db(), current_user.user, limit=200)
-    return render_template("cases/index.html", cases=rows)
+    only_args("state", "overdue", "q", "after")
+    states = get_workflow("case").states
+    filters: dict[str, Any] = {
+        "state": choice_arg("state", states),
+        "overdue": choice_arg("overdue", ("1",)) == "1",
+        "search": (request.args.get("q") or "").strip()[:200] or None,
+    }
+    page = queries.case_page(
+        get_db(), current_user.user, after=request.args.get("after") or None, **filters
+    )
+    return render_template(
+        "cases/index.html",
+        cases=page["cases"],
+        next_cursor=page["next"],
+        states=states,
+        filters=filters,
+        paged=bool(request.args.get("after")),
+    )
 
 
 @bp.get("/cases/<id:case_id>")
