@@ -366,6 +366,15 @@ EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "[{ref}] Có tin báo mới về trẻ của ca",
             "Ca {ref}: đã tiếp nhận thêm một tin báo về trẻ của ca này.\n{link}",
         ),
+        "case.assigned": (
+            "[{ref}] Bạn được phân công phụ trách ca",
+            "Ca {ref} đã được phân công cho bạn phụ trách.\n{link}",
+        ),
+        "task.declined": (
+            "[{ref}] Cơ quan phối hợp từ chối nhiệm vụ",
+            "Ca {ref}: một cơ quan phối hợp đã từ chối nhiệm vụ được giao; cần xem lại "
+            "kế hoạch.\n{link}",
+        ),
         "case.possible_match": (
             "[{ref}] Tin báo mới có thể về trẻ của ca: cần xác nhận",
             "Ca {ref}: một tin báo mới có thể về cùng trẻ này. Đề nghị xem và xác nhận "
@@ -380,6 +389,15 @@ EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "case.report_linked": (
             "[{ref}] A new report on the case's child",
             "Case {ref}: another report on this case's child was received.\n{link}",
+        ),
+        "case.assigned": (
+            "[{ref}] A case is assigned to you",
+            "Case {ref} is now yours to handle.\n{link}",
+        ),
+        "task.declined": (
+            "[{ref}] A partner agency declined its task",
+            "Case {ref}: a partner agency declined the task it was given; the plan needs a "
+            "look.\n{link}",
         ),
         "case.possible_match": (
             "[{ref}] A new report may be on this case's child: please confirm",
@@ -420,3 +438,11 @@ def notice_rows(
         }
         for user in users
     ]
+
+
+def tell(
+    session: Session, users: list[User], kind: str, case: Case, base_url: str, now: datetime
+) -> None:
+    """Notices to `users` about `case`, in the caller's transaction (ORM paths)."""
+    for row in notice_rows(users, kind, case.id, case.reference, base_url, now):
+        session.add(Notification(**row))

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from casework import audit, scope
+from casework import audit, notify, scope
 from casework.casestore import CaseChange, CaseRow, CaseStore, Clock, open_store, task_row
 from casework.clock import utcnow
 from casework.db import Database, UnitOfWork
@@ -432,8 +432,12 @@ def assign(
         if case.state == "closed":
             raise EventNotAllowed("the case is closed: reopen it before assigning it")
         before = case.assignee_id
-        case.assignee_id = _officer_of(session, case, assignee, "assignee").id
+        officer = _officer_of(session, case, assignee, "assignee")
+        case.assignee_id = officer.id
         case.updated_at = now
+        if officer.id != before:  # the officer hears of it (in the same transaction)
+            base_url = str(uow.settings.extra.get("base_url", ""))
+            notify.tell(session, [officer], "case.assigned", case, base_url, now)
         entry = audit.Entry(
             action="case.assigned",
             actor=actor,

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from casework import audit, scope
+from casework import audit, notify, scope
 from casework.clock import utcnow
 from casework.db import Database
 from casework.deadlines import cancel, meet
@@ -112,6 +112,10 @@ def respond(
                 "deadlines": changes,
             },
         )
+        if action == "decline":  # the commune's officer (or officers) and chairs are told
+            staff = notify.case_staff(session, case.unit_id, case.assignee_id)
+            base_url = str(uow.settings.extra.get("base_url", ""))
+            notify.tell(session, staff, "task.declined", case, base_url, now)
         view = task_view(task, case)
         uow.commit()
     return view

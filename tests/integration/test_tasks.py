@@ -144,3 +144,36 @@ def test_an_agency_answer_between_the_read_and_the_write_of_an_event_is_kept(
     assert mine == {"task_response.police": "met", "task_completion": "met"}
     others = [d["status"] for (_, tid), d in clocks.items() if tid != task["id"]]
     assert others and set(others) == {"cancelled"}
+
+
+def test_the_officer_hears_when_an_agency_declines_and_an_officer_when_assigned(db, people):
+    import sqlalchemy as sa
+
+    from casework.models import Notification
+    from casework.services.cases import assign
+    from casework.services.queries import get_case
+    from casework.services.tasks import respond
+    from tests.conftest import at
+    from tests.helpers import case_in
+
+    def inbox(user: str) -> list[Notification]:
+        with db.uow(readonly=True) as uow:
+            return list(
+                uow.session.scalars(
+                    sa.select(Notification).where(Notification.user_id == people[user].id)
+                )
+            )
+
+    people.make("officer.b", "officer", "20194")
+    view = case_in(db, people, "implementing")
+    now = at("2027-02-04T10:00:00")
+    task = next(t for t in view["tasks"] if t["agency_kind"] == "police")
+    respond(db, people["police"], task["id"], "decline", "không thuộc thẩm quyền", now=now)
+    declined = [n for n in inbox("officer") if n.kind == "task.declined"]
+    assert len(declined) == 1 and view["reference"] in declined[0].subject
+    assert "Nguyễn Thị Lan" not in declined[0].subject + declined[0].body
+    assert [n.kind for n in inbox("chair")].count("task.declined") == 1
+    version = get_case(db, people["chair"], view["id"], now=now)["version"]
+    assign(db, people["chair"], view["id"], "officer.b", version, now=now)
+    assigned = [n for n in inbox("officer.b") if n.kind == "case.assigned"]
+    assert len(assigned) == 1 and assigned[0].subject.startswith(f"[{view['reference']}]")
