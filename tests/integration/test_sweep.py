@@ -200,7 +200,9 @@ def test_reassignment_does_not_reset_the_ladder(db, people) -> None:
         "reminded",
         "overdue",
     ]
-    assert inbox_of(db, people["officer.b"]) == ["deadline.overdue"]  # the new assignee
+    # The new assignee is told of the assignment, then of the overdue step (not reminded
+    # again: the ladder did not restart).
+    assert inbox_of(db, people["officer.b"]) == ["case.assigned", "deadline.overdue"]
 
 
 def test_province_ladder_override_with_four_rungs(db, people) -> None:
