@@ -849,13 +849,16 @@ def create_case(
     return insert_report(store, {**report, "child_id": case.child_id, "case_id": case.id})
 
 
-def _pg_insert(store: CaseStore, table: str, values: dict[str, Any]) -> int:
+def _pg_send_insert(store: CaseStore, table: str, values: dict[str, Any], suffix: str = "") -> Any:
+    """Send one INSERT of `values` on the store's bare connection (JSON columns adapted)."""
     names = tuple(values)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_placeholders('', names)}) RETURNING id"
-    )
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_placeholders('', names)}){suffix}"
     params = {name: _pg_value(name, value) for name, value in values.items()}
-    return int(store.driver().execute(sql, params).fetchone()[0])
+    return store.driver().execute(sql, params)
+
+
+def _pg_insert(store: CaseStore, table: str, values: dict[str, Any]) -> int:
+    return int(_pg_send_insert(store, table, values, " RETURNING id").fetchone()[0])
 
 
 def insert_rows(store: CaseStore, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -873,12 +876,7 @@ def insert_rows(store: CaseStore, table: sa.Table, rows: list[dict[str, Any]]) -
         if column.default is not None and column.default.is_scalar
     }
     for values in rows:
-        row = {**defaults, **values}
-        names = tuple(row)
-        store.driver().execute(
-            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({_placeholders('', names)})",
-            {name: _pg_value(name, value) for name, value in row.items()},
-        )
+        _pg_send_insert(store, table.name, {**defaults, **values})
 
 
 def insert_report(store: CaseStore, values: dict[str, Any]) -> int:

@@ -277,10 +277,6 @@ class FieldType:
         )
 
 
-#: Kept for callers that name the type of a field's cleaner.
-Cleaner = FieldType
-
-
 @dataclass(frozen=True)
 class FieldSpec:
     """A named field of an event or a report. Its label and help are keys of the label
