@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
+from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -16,6 +17,7 @@ from web import inputs
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+bootstrap = Bootstrap5()
 
 
 def get_db() -> Database:
@@ -56,6 +58,8 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)
+    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)  # no CDN: every file from here
+    bootstrap.init_app(app)
     inputs.init_app(app)  # the input gate and the `id` converter, before the blueprints
 
     from web import security

@@ -37,7 +37,7 @@ def register(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.endpoint != "static":
+        if not (request.endpoint or "").endswith("static"):  # ours and Bootstrap's
             # Pages and API answers hold children's data: no copy in any cache, the
             # browser's back-forward cache included.
             response.headers["Cache-Control"] = "no-store"

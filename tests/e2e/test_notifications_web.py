@@ -27,7 +27,7 @@ def test_inbox_page_and_unread_badge(client, db, people) -> None:
     page = client.get("/inbox")
     assert page.status_code == 200
     assert "Chuyển cấp tỉnh" in page.text and case["reference"] in page.text
-    assert '<span class="badge">' in page.text
+    assert 'unread-count">' in page.text  # the menu shows the unread count
     note_id = int(page.text.split("/inbox/")[1].split("/read")[0])
     assert client.post(f"/inbox/{note_id}/read").status_code == 302
     assert client.post("/inbox/999999/read").status_code == 404
