@@ -93,6 +93,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "accept": ("nhận thực hiện", "accept"),
         "decline": ("từ chối", "decline"),
         "complete": ("đã hoàn thành", "complete"),
+        "progress": ("cập nhật tiến độ", "record progress"),
     },
     "task_status": {
         "proposed": ("chờ trả lời", "awaiting an answer"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -36,3 +37,17 @@ def current(url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def include_object(dialect: str) -> Any:
+    """Autogenerate's filter for `dialect`: an index the models declare for one database
+    only (`Index.ddl_if(dialect=...)`, e.g. PostgreSQL's trigram indexes) is not missing
+    from the others."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        only = getattr(obj, "_ddl_if", None)
+        if type_ == "index" and not reflected and only is not None and only.dialect:
+            return bool(only.dialect == dialect)
+        return True
+
+    return include

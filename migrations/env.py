@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from casework.db import create_db_engine
+from casework.migrate import include_object
 from casework.models import Base
 
 config = context.config
@@ -32,14 +33,22 @@ def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = create_db_engine(_url())
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=conn,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object(conn.dialect.name),
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -84,10 +84,21 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     csrf.exempt(api_bp)
 
     from web import errors
-    from web.labels import cite, countdown, label, localtime, rung_label, state_label
+    from web.labels import (
+        cite,
+        countdown,
+        days_left,
+        label,
+        localdate,
+        localtime,
+        rung_label,
+        state_label,
+    )
 
     errors.register(app)
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(localdate, "localdate")
+    app.add_template_global(days_left, "days_left")
     app.add_template_global(state_label, "state_label")
     app.add_template_global(rung_label, "rung_label")
     app.add_template_global(label, "label")

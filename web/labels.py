@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_timedelta, get_locale
@@ -60,3 +60,22 @@ def countdown(value: str | None, now: datetime | None = None) -> str:
     if left.total_seconds() >= 0:
         return _("%(time)s left", time=format_timedelta(left, threshold=1.1))
     return _("overdue by %(time)s", time=format_timedelta(-left, threshold=1.1))
+
+
+def localdate(value: str | None) -> str:
+    """A date as people write it here: 23/10/2026."""
+    if not value:
+        return ""
+    return date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
+
+
+def days_left(value: str | None, today: date | None = None) -> str:
+    """A due date as a countdown in days: "còn 3 ngày", "hạn hôm nay", "quá hạn 2 ngày"."""
+    if not value:
+        return "—"
+    today = today or datetime.now(LOCAL_TZ).date()
+    left = (date.fromisoformat(value[:10]) - today).days
+    if left == 0:
+        return _("due today")
+    span = format_timedelta(timedelta(days=abs(left)), granularity="day", threshold=1.1)
+    return _("%(time)s left", time=span) if left > 0 else _("overdue by %(time)s", time=span)

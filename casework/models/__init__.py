@@ -15,6 +15,7 @@ from casework.models.cases import (
     Report,
     ReportKind,
     ReportMatch,
+    TaskUpdate,
 )
 from casework.models.notifications import MailStatus, Notification
 from casework.models.sessions import SessionEnd, UserSession
@@ -51,6 +52,7 @@ __all__ = [
     "Notification",
     "PlanTask",
     "PlanTaskStatus",
+    "TaskUpdate",
     "Report",
     "ReportKind",
     "ReportMatch",

@@ -18,6 +18,15 @@ class Child(Base):
     """The child a report is about. Identifying data: every read is audited."""
 
     __tablename__ = "children"
+    __table_args__ = (
+        # Search inside names (queries.case_page); PostgreSQL only, like the references'.
+        sa.Index(
+            "ix_children_name_key_trgm",
+            "name_key",
+            postgresql_using="gin",
+            postgresql_ops={"name_key": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str] = mapped_column(sa.String(200))
@@ -114,8 +123,16 @@ class Case(Base):
     __table_args__ = (
         # No index holds `state`, `version` or `facts`, and PostgreSQL leaves a fifth of
         # each page free: an event's UPDATE is then a HOT update that touches no index.
-        sa.Index("ix_cases_unit", "unit_id"),
-        sa.Index("ix_cases_province", "province_code"),
+        # The lists' keyset order within a commune and a province (queries.case_page).
+        sa.Index("ix_cases_unit_received", "unit_id", "received_at", "id"),
+        sa.Index("ix_cases_province_received", "province_code", "received_at", "id"),
+        # Search inside references (PostgreSQL: trigrams; SQLite scans, it is small).
+        sa.Index(
+            "ix_cases_reference_trgm",
+            "reference",
+            postgresql_using="gin",
+            postgresql_ops={"reference": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
         {"postgresql_with": {"fillfactor": 80}},
     )
 
@@ -286,3 +303,18 @@ class PlanTask(Base):
     note: Mapped[str] = mapped_column(sa.Text, default="")
 
     agency: Mapped[Agency | None] = relationship()
+
+
+class TaskUpdate(Base):
+    """One answer of the agency on its task — accepted, declined (with why), progress
+    recorded, completed — in the order given: the task's own short history, which the
+    agency and the case's staff read."""
+
+    __tablename__ = "task_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_tasks.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(16))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    at: Mapped[datetime]

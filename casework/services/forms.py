@@ -55,7 +55,9 @@ ASSIGN = (
 )
 TASK_ANSWER = (
     FieldSpec(
-        "action", choice("accept", "decline", "complete", labels="task_action"), label="answer"
+        "action",
+        choice("accept", "decline", "progress", "complete", labels="task_action"),
+        label="answer",
     ),
     FieldSpec("note", text(2000), required=False),
 )

@@ -32,6 +32,7 @@ from casework.models import (
     PlanTask,
     PlanTaskStatus,
     Report,
+    TaskUpdate,
     User,
 )
 from casework.scope import answers_tasks as answers_tasks  # pages ask them; scope.py decides
@@ -396,12 +397,71 @@ def task_view(task: PlanTask, case: Case) -> dict[str, Any]:
         "id": task.id,
         "case_id": case.id,
         "case_reference": case.reference,
+        "case_closed": case.state == "closed",
         "agency_kind": task.agency_kind,
         "action": task.action,
         "due_date": task.due_date.isoformat(),
         "status": task.status,
         "note": task.note,
     }
+
+
+def task_page(
+    db: Database, actor: User, task_id: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """One task as its agency reads it: what is asked and by when, the child's data the task
+    needs (name, sex, age, where the child lives), whom to call at the commune, and the
+    answers given so far — no history of the case, no other agency's task. The read of the
+    child's data is audited like a case read. NotFound for a task the actor may not see."""
+    now = now or utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        found = session.execute(
+            sa.select(PlanTask, Case)
+            .join(Case, PlanTask.case_id == Case.id)
+            .where(PlanTask.id == task_id, tasks_visible_to(actor))
+        ).first()
+        if found is None:
+            raise NotFound(f"task {task_id} not found")
+        task, case = found
+        child = session.get(Child, case.child_id)
+        assert child is not None
+        residence = session.get(AdministrativeUnit, child.residence_unit_id or case.unit_id)
+        commune = session.get(AdministrativeUnit, case.unit_id)
+        officer = session.get(User, case.assignee_id) if case.assignee_id else None
+        updates = session.execute(
+            sa.select(TaskUpdate, User.username)
+            .outerjoin(User, TaskUpdate.actor_id == User.id)
+            .where(TaskUpdate.task_id == task.id)
+            .order_by(TaskUpdate.id)
+        )
+        view = task_view(task, case) | {
+            "child": {
+                "full_name": child.full_name,
+                "sex": child.sex,
+                "age_years": child.age_on(now.date()),
+                "address": child.address,
+                "residence": residence.name if residence else None,
+            },
+            "commune": commune.name if commune else None,
+            "officer": (officer.full_name or officer.username) if officer else None,
+            "updates": [
+                {"action": u.action, "note": u.note, "at": _iso(u.at), "actor": name}
+                for u, name in updates
+            ],
+        }
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="case.read",
+            now=now,
+            province_code=case.province_code,
+            case_id=case.id,
+            summary={"view": "task", "task_id": task.id},
+        )
+        uow.commit()
+    return view
 
 
 def tasks_visible_to(actor: User) -> ColumnElement[bool]:

@@ -14,7 +14,15 @@ from casework.clock import utcnow
 from casework.db import Database
 from casework.deadlines import cancel, meet
 from casework.errors import EventNotAllowed, NotFound, PermissionDenied, ValidationError
-from casework.models import Case, Deadline, DeadlineStatus, PlanTask, PlanTaskStatus, User
+from casework.models import (
+    Case,
+    Deadline,
+    DeadlineStatus,
+    PlanTask,
+    PlanTaskStatus,
+    TaskUpdate,
+    User,
+)
 from casework.services.queries import task_view, tasks_visible_to
 
 #: action → (statuses it applies to, new status, clock it meets, clock it cancels)
@@ -32,7 +40,16 @@ ACTIONS = {
         "task_completion",
         "task_response",
     ),
+    # What has been done so far, on a task under way: no status change, no clock met.
+    "progress": ((PlanTaskStatus.ACCEPTED,), PlanTaskStatus.ACCEPTED, None, None),
 }
+#: Answers that must say something: why a task is declined, what progress was made.
+NOTE_REQUIRED = {"decline": "say why the task is declined", "progress": "say what was done"}
+
+
+def answers_for(status: str) -> list[str]:
+    """The answers an agency may give on a task in `status`, in the order offered."""
+    return [action for action, (allowed, *_) in ACTIONS.items() if status in allowed]
 
 
 def respond(
@@ -48,8 +65,8 @@ def respond(
         raise ValidationError({"action": f"must be one of: {', '.join(ACTIONS)}"})
     if not isinstance(note, str) or len(note) > 2000:
         raise ValidationError({"note": "must be text of at most 2000 characters"})
-    if action == "decline" and not note.strip():
-        raise ValidationError({"note": "say why the task is declined"})
+    if action in NOTE_REQUIRED and not note.strip():
+        raise ValidationError({"note": NOTE_REQUIRED[action]})
     with db.uow() as uow:
         session = uow.session
         if not scope.answers_tasks(actor):
@@ -81,6 +98,9 @@ def respond(
         before = task.status
         task.status = new_status
         task.note = note.strip()
+        session.add(
+            TaskUpdate(task_id=task.id, action=action, note=task.note, actor_id=actor.id, at=now)
+        )
         if action in ("accept", "decline"):
             task.responded_at = now
         if action == "complete":
@@ -91,7 +111,7 @@ def respond(
                 Deadline.task_id == task.id, Deadline.status == DeadlineStatus.OPEN
             )
         ):
-            if deadline.rule.startswith(meets):
+            if meets and deadline.rule.startswith(meets):
                 meet(deadline, now)
                 changes["met"].append(deadline.rule)
             elif cancels and deadline.rule.startswith(cancels):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from casework.models import PlanTask
+from casework.models import AuditEvent, PlanTask
 from tests.conftest import PASSWORD
 from tests.helpers import case_in
 
@@ -32,10 +32,29 @@ def test_an_agency_lands_on_its_tasks_and_answers_them(client, db, people) -> No
     assert page.status_code == 200 and view["reference"] in page.text
     assert "điều tra" in page.text  # the action asked
     assert "khám" not in page.text  # health's task is not the police's
+    assert f'href="/tasks/{task_id}"' in page.text
+    task_page = client.get(f"/tasks/{task_id}")
+    # What the task needs: the child, where to find them, whom to call; not the case's history.
+    assert "Nguyễn Thị Lan" in task_page.text and "Tổ 5" in task_page.text
+    assert "Cán bộ phụ trách" in task_page.text and "Lịch sử" not in task_page.text
+    # Before accepting, progress cannot be recorded: the form offers what applies now.
+    assert 'value="accept"' in task_page.text and 'value="progress"' not in task_page.text
     accepted = client.post(f"/tasks/{task_id}", data={"action": "accept"})
     assert accepted.status_code == 302 and status_of(db, task_id) == "accepted"
+    assert accepted.location.endswith(f"/tasks/{task_id}")
+    no_word = client.post(f"/tasks/{task_id}", data={"action": "progress"})
+    assert no_word.status_code == 422 and 'id="note-errors"' in no_word.text
+    progress = client.post(
+        f"/tasks/{task_id}", data={"action": "progress", "note": "đã lấy lời khai"}
+    )
+    assert progress.status_code == 302 and status_of(db, task_id) == "accepted"
     done = client.post(f"/tasks/{task_id}", data={"action": "complete", "note": "đã xong"})
     assert done.status_code == 302 and status_of(db, task_id) == "done"
+    task_page = client.get(f"/tasks/{task_id}")
+    answers = task_page.text.split("Các trả lời đã gửi")[1]
+    assert answers.index("nhận thực hiện") < answers.index("đã lấy lời khai")
+    assert answers.index("đã lấy lời khai") < answers.index("đã xong")
+    assert "Nhiệm vụ này không cần trả lời thêm." in task_page.text
     page = client.get("/tasks")
     assert "Không có việc nào đang chờ cơ quan." in page.text
 
@@ -59,6 +78,7 @@ def test_other_agencies_and_roles_get_not_found(client, db, people) -> None:
     task_id = police_task(view)
     login(client, "police.2")
     assert view["reference"] not in client.get("/tasks").text
+    assert client.get(f"/tasks/{task_id}").status_code == 404
     assert client.post(f"/tasks/{task_id}", data={"action": "accept"}).status_code == 404
     client.post("/logout")
     login(client, "officer")
@@ -73,6 +93,37 @@ def test_the_portal_in_english(client, db, people) -> None:
     case_in(db, people, "implementing")
     login(client, "police")
     page = client.get("/tasks?lang=en")
-    assert "Tasks referred to us" in page.text and "Send the answer" in page.text
+    assert "Tasks referred to us" in page.text and "To answer or to carry out" in page.text
+    task_id = int(page.text.split('href="/tasks/')[1].split('"')[0])
+    page = client.get(f"/tasks/{task_id}?lang=en")
+    assert "Send the answer" in page.text and "Officer in charge" in page.text
     with db.uow(readonly=True) as uow:
         assert uow.session.scalar(sa.select(sa.func.count(PlanTask.id))) == 2
+
+
+def test_reading_a_task_is_an_audited_read_of_the_child(client, db, people) -> None:
+    view = case_in(db, people, "implementing")
+    task_id = police_task(view)
+    login(client, "police")
+    with db.uow(readonly=True) as uow:
+        before = uow.session.scalar(
+            sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "case.read")
+        )
+    assert client.get(f"/tasks/{task_id}").status_code == 200
+    with db.uow(readonly=True) as uow:
+        read = uow.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "case.read").order_by(AuditEvent.id)
+        ).all()
+    assert len(read) == before + 1 and read[-1].case_id == view["id"]
+
+
+def test_tasks_of_a_closed_case_move_to_done_and_take_no_answer(client, db, people) -> None:
+    view = case_in(db, people, "closed")
+    login(client, "police")
+    page = client.get("/tasks")
+    done = page.text.split('id="tasks-done"')[1]
+    assert view["reference"] in done
+    task_id = int(done.split('href="/tasks/')[1].split('"')[0])
+    assert "Nhiệm vụ này không cần trả lời thêm." in client.get(f"/tasks/{task_id}").text
+    refused = client.post(f"/tasks/{task_id}", data={"action": "complete", "note": "x"})
+    assert refused.status_code == 409

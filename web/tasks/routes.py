@@ -1,9 +1,10 @@
-"""The agency portal: a partner agency's tasks — what is asked, by when, on which case — and
-its answers (accept, decline with a reason, complete), drawn from the task answer's fields."""
+"""The agency portal: a partner agency lands on its tasks — overdue, open, done — and answers
+each on its own page (accept, decline with a reason, record progress, complete); the page
+shows what is asked, by when, on which case, and only the child's data the task needs."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -12,10 +13,10 @@ from flask_login import current_user, login_required
 
 from casework.errors import Conflict, EventNotAllowed, NotFound, PermissionDenied, ValidationError
 from casework.services import forms, queries
-from casework.services.tasks import respond
+from casework.services.tasks import answers_for, respond
 from web import get_db
 from web.forms import event_form, payload, show_errors
-from web.labels import label
+from web.labels import LOCAL_TZ, label
 
 bp = Blueprint("tasks", __name__)
 
@@ -33,40 +34,52 @@ def portal() -> dict[str, Any]:
 OPEN = ("proposed", "accepted")
 
 
-def _portal(answering: int | None = None, form: Any = None, status: int = 200) -> Any:
-    actor = current_user.user
-    if not queries.answers_tasks(actor):
+def _agency_only() -> None:
+    if not queries.answers_tasks(current_user.user):
         abort(404)
-    today = date.today().isoformat()
-    tasks = queries.list_tasks(get_db(), actor)
-    groups = {
-        "open": [t for t in tasks if t["status"] in OPEN],
-        "done": [t for t in tasks if t["status"] not in OPEN],
-    }
-    forms_by_task = {
-        task["id"]: form if task["id"] == answering else event_form(forms.TASK_ANSWER, None, {})
-        for task in groups["open"]
-    }
-    return render_template(
-        "tasks/index.html",
-        groups=groups,
-        forms_by_task=forms_by_task,
-        fields=forms.TASK_ANSWER,
-        today=today,
-    ), status
 
 
 @bp.get("/tasks")
 @login_required
 def index() -> Any:
-    return _portal()
+    _agency_only()
+    today = datetime.now(LOCAL_TZ).date().isoformat()
+    groups: dict[str, list[dict[str, Any]]] = {"overdue": [], "open": [], "done": []}
+    for task in queries.list_tasks(get_db(), current_user.user):
+        if task["status"] not in OPEN or task["case_closed"]:
+            groups["done"].append(task)  # a closed case's tasks are done with
+        elif task["due_date"] < today:
+            groups["overdue"].append(task)
+        else:
+            groups["open"].append(task)
+    return render_template("tasks/index.html", groups=groups)
+
+
+def _task_page(task_id: int, form: Any = None, status: int = 200) -> Any:
+    try:
+        task = queries.task_page(get_db(), current_user.user, task_id)
+    except NotFound:
+        abort(404)
+    answers = [] if task["case_closed"] else answers_for(task["status"])
+    if answers:
+        form = form or event_form(forms.TASK_ANSWER, None, {})
+        form.action.choices = [c for c in form.action.choices if c.value in ("", *answers)]
+    return render_template(
+        "tasks/task.html", task=task, form=form, fields=forms.TASK_ANSWER, answers=answers
+    ), status
+
+
+@bp.get("/tasks/<id:task_id>")
+@login_required
+def task(task_id: int) -> Any:
+    _agency_only()
+    return _task_page(task_id)
 
 
 @bp.post("/tasks/<id:task_id>")
 @login_required
 def answer(task_id: int) -> Any:
-    if not queries.answers_tasks(current_user.user):
-        abort(404)
+    _agency_only()
     form = event_form(forms.TASK_ANSWER, request.form, {})
     if not form.validate():  # CSRF: the fields are checked by the services
         abort(400)
@@ -76,11 +89,11 @@ def answer(task_id: int) -> Any:
         respond(get_db(), current_user.user, task_id, body["action"], body.get("note", ""))
     except ValidationError as error:
         show_errors(form, error.errors)
-        return _portal(task_id, form, 422)
+        return _task_page(task_id, form, 422)
     except NotFound:
         abort(404)
     except (Conflict, EventNotAllowed, PermissionDenied) as error:
         flash(error.message, "error")
-        return _portal(task_id, form, 409)
+        return _task_page(task_id, form, 409)
     flash(_("Answer recorded: %(action)s.", action=label("task_action", body["action"])), "success")
-    return redirect(url_for("tasks.index"))
+    return redirect(url_for("tasks.task", task_id=task_id))
