@@ -254,6 +254,8 @@ def _create_cases(
             assert case is not None
             for step in path:
                 event, data = _event_data(step, when, rng)
+                if event == "accept":  # the chair names the commune's officer
+                    data = {"assignee": "officer" + suffix}
                 role = _acting_role(event)
                 actor = actors[role + suffix] if role in ("officer", "chair") else actors[role]
                 store.write(plan_event(store, case, actor, event, data, when))

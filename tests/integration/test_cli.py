@@ -296,3 +296,20 @@ BAD_UNITS = [
 def test_units_add_errors_name_the_option(run, args, named) -> None:
     result = run("units", "add", "--name", "X", "--valid-from", "1997-01-01", *args)
     assert result.exit_code != 0 and named in result.output
+
+
+def test_demo_cases_past_acceptance_have_their_communes_officer(run, db) -> None:
+    import sqlalchemy as sa
+
+    from casework.models import Case, User
+
+    result = run("demo", "--cases", "20")
+    assert result.exit_code == 0, result.output
+    with db.uow(readonly=True) as uow:
+        rows = uow.session.execute(
+            sa.select(Case.state, Case.unit_id, User.unit_id, User.role).outerjoin(
+                User, Case.assignee_id == User.id
+            )
+        ).all()
+    accepted = [r for r in rows if r[0] not in ("received", "transferred")]
+    assert accepted and all(r[3] == "officer" and r[2] == r[1] for r in accepted)
