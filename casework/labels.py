@@ -174,6 +174,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "reporter": ("Người báo tin", "Reporter"),
         "same_child": ("Là cùng một trẻ", "The same child"),
         "version": ("Phiên bản đã đọc", "Version read"),
+        "responsible": ("Người chịu trách nhiệm", "Person responsible"),
         "residence_unit": ("Xã nơi cư trú (mã)", "Commune of residence (code)"),
         "review": ("Kết quả rà soát (Mẫu 06)", "Review (Form 06)"),
         "review_environment": ("Môi trường sống", "Living environment"),

@@ -140,6 +140,7 @@ EVENTS = {
                         record(
                             FieldSpec("agency_kind", choice(*AGENCY_KINDS, labels="agency")),
                             FieldSpec("action", text(2000)),
+                            FieldSpec("responsible", text(200), required=False),
                             FieldSpec("due_date", iso_date(max_years_ahead=5)),
                         )
                     ),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,3 +96,26 @@ def server(db, db_url, tmp_path) -> Iterator[str]:
     yield base
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    """A page of Debian's Chromium, headless, driven by Playwright."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        if os.environ.get("CASEWORK_REQUIRE_BROWSER"):
+            pytest.fail("Debian's chromium is missing: ./scripts/test installs it")
+        pytest.skip("Debian's chromium is not installed (./scripts/test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        yield page
+        browser.close()

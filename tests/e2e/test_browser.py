@@ -3,36 +3,9 @@ app served by gunicorn (`casework serve`) on loopback."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
-import pytest
-
 from casework.deadlines import sweep
 from tests.conftest import PASSWORD, at
 from tests.helpers import open_case
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def browser_page():
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        if os.environ.get("CASEWORK_REQUIRE_BROWSER"):
-            pytest.fail("Debian's chromium is missing: ./scripts/test installs it")
-        pytest.skip("Debian's chromium is not installed (./scripts/test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page()
-        yield page
-        browser.close()
 
 
 def test_officer_signs_in_sees_the_case_and_its_escalation(
