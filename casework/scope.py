@@ -178,6 +178,11 @@ def may_be_assigned(user: User, unit_id: int) -> bool:
     return user.active and user.role == Role.OFFICER and user.unit_id == unit_id
 
 
+def assignable(unit_id: int) -> ColumnElement[bool]:
+    """may_be_assigned as a query's condition: the active officers of the commune."""
+    return sa.and_(User.active.is_(True), User.role == Role.OFFICER, User.unit_id == unit_id)
+
+
 def assigns_self_on_accept(actor: User) -> bool:
     """An officer who accepts a case without naming someone takes it."""
     return actor.role == Role.OFFICER

@@ -51,12 +51,21 @@ def _choices(kind: FieldType, blank: bool) -> list[SelectChoice]:
     return [SelectChoice("", "—"), *named] if blank else named
 
 
-def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
+#: Values offered for fields whose list depends on the case (FieldType.options).
+Options = Mapping[str, Sequence[tuple[str, str]]]
+
+
+def _field(spec: FieldSpec, rows: Mapping[str, int], options: Options) -> Field:
     kind = spec.type
     text = label("field", spec.label_key)
     extra: dict[str, Any] = {"render_kw": {}}
     if spec.required and kind.kind not in (Kind.BOOLEAN, Kind.RECORD, Kind.LIST):
         extra["render_kw"]["required"] = True
+    if kind.options and kind.options in options:
+        offered = [SelectChoice(value, name) for value, name in options[kind.options]]
+        return SelectField(
+            text, choices=[SelectChoice("", "—"), *offered], validate_choice=False, **extra
+        )
     if kind.kind == Kind.TEXT:
         extra["render_kw"]["maxlength"] = kind.max_length
         return StringField(text, **extra)
@@ -78,7 +87,7 @@ def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
         extra["render_kw"].update(type="number", min=low, max=high, step=1)
         return StringField(text, **extra)
     if kind.kind == Kind.RECORD:
-        return FormField(record_form(kind.fields, rows), label=text)
+        return FormField(record_form(kind.fields, rows, options), label=text)
     assert kind.item is not None
     if kind.item.kind == Kind.CHOICE:
         return CheckboxList(
@@ -87,24 +96,31 @@ def _field(spec: FieldSpec, rows: Mapping[str, int]) -> Field:
     assert kind.item.kind == Kind.RECORD
     count = max(rows.get(spec.name, FIRST_ROWS), kind.min_items, 1)
     return FieldList(
-        FormField(record_form(kind.item.fields, {})),
+        FormField(record_form(kind.item.fields, {}, options)),
         label=text,
         min_entries=min(count, kind.max_items),
         max_entries=kind.max_items,
     )
 
 
-def record_form(fields: Sequence[FieldSpec], rows: Mapping[str, int]) -> type[Form]:
+def record_form(
+    fields: Sequence[FieldSpec], rows: Mapping[str, int], options: Options
+) -> type[Form]:
     """A (sub)form class for `fields` (records nest with FormField, without CSRF)."""
-    attributes = {spec.name: _field(spec, rows) for spec in fields}
+    attributes = {spec.name: _field(spec, rows, options) for spec in fields}
     return type("RecordForm", (Form,), attributes)
 
 
 def event_form(
-    fields: Sequence[FieldSpec], formdata: MultiDict[str, Any] | None, rows: Mapping[str, int]
+    fields: Sequence[FieldSpec],
+    formdata: MultiDict[str, Any] | None,
+    rows: Mapping[str, int],
+    options: Options | None = None,
 ) -> FlaskForm:
-    """The form of an event (CSRF, the case version it was drawn on, and the fields)."""
-    attributes: dict[str, Any] = {spec.name: _field(spec, rows) for spec in fields}
+    """The form of an event (CSRF, the case version it was drawn on, and the fields).
+    `options`: the values offered for fields whose list depends on the case; without
+    them such a field is a text box."""
+    attributes: dict[str, Any] = {spec.name: _field(spec, rows, options or {}) for spec in fields}
     attributes["version"] = HiddenField()
     form_class = type("EventForm", (FlaskForm,), attributes)
     return form_class(formdata=formdata)  # type: ignore[no-any-return]
@@ -170,3 +186,16 @@ def _find(form: Form, path: str) -> Field | None:
 
 
 ADD_ROW = _l("Add a row")
+
+
+def option_names(fields: Sequence[FieldSpec]) -> set[str]:
+    """The case-dependent lists (FieldType.options) that `fields` need, records included."""
+    names: set[str] = set()
+    for spec in fields:
+        kind = spec.type
+        if kind.options:
+            names.add(kind.options)
+        names |= option_names(kind.fields)
+        if kind.item is not None:
+            names |= option_names(kind.item.fields)
+    return names

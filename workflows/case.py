@@ -63,7 +63,7 @@ INTAKE_STEPS = ("received", "transferred", "initial_assessment")
 # --- events: who, and the data each needs ---------------------------------------------------
 
 reason = FieldSpec("reason", text(2000))
-unit_code = FieldSpec("unit_code", text(8), label="destination_unit")
+unit_code = FieldSpec("unit_code", text(8, options="communes"), label="destination_unit")
 
 EVENTS = {
     spec.name: spec
@@ -71,13 +71,13 @@ EVENTS = {
         EventSpec(
             "transfer",
             by=(INTAKE, OFFICER, CHAIR, PROVINCE),
-            fields=(FieldSpec("unit_code", text(8), required=False),),
+            fields=(FieldSpec("unit_code", text(8, options="communes"), required=False),),
             help="Pass the report to the commune where the incident happened",
         ),
         EventSpec(
             "accept",
             by=(CHAIR, OFFICER),
-            fields=(FieldSpec("assignee", text(80), required=False),),
+            fields=(FieldSpec("assignee", text(80, options="commune_officers"), required=False),),
             help="The commune takes the case and names the officer",
         ),
         EventSpec(

@@ -235,6 +235,10 @@ class FieldType:
     #: digits), raising FieldError.
     normalise: Callable[[str], str] | None = None
     check: Callable[[Any, str], Any] | None = None
+    #: TEXT: the values are those of a list that depends on the case (e.g. the officers of
+    #: its commune): the page offers that list, named here, as a choice; the API takes the
+    #: text and the service checks it against the same list.
+    options: str | None = None
 
     def __call__(self, value: Any, path: str) -> Any:
         return self.clean(value, path)
@@ -414,10 +418,13 @@ _CLEANERS: dict[Kind, Callable[[FieldType, Any, str], Any]] = {
 }
 
 
-def text(max_length: int = 5000, multiline: bool | None = None) -> FieldType:
-    """Text, stripped, not empty. One line unless longer than ONE_LINE_MAX is allowed."""
+def text(
+    max_length: int = 5000, multiline: bool | None = None, options: str | None = None
+) -> FieldType:
+    """Text, stripped, not empty. One line unless longer than ONE_LINE_MAX is allowed.
+    `options` names the list of values the page offers for it (FieldType.options)."""
     lines = max_length > ONE_LINE_MAX if multiline is None else multiline
-    return FieldType(Kind.LONG_TEXT if lines else Kind.TEXT, max_length=max_length)
+    return FieldType(Kind.LONG_TEXT if lines else Kind.TEXT, max_length=max_length, options=options)
 
 
 def boolean() -> FieldType:

@@ -50,7 +50,7 @@ def event_spec(event: str, workflow: str = "case") -> EventSpec:
 
 #: The API's other forms (the report's are intake.REPORT_FIELDS, an event's its own).
 ASSIGN = (
-    FieldSpec("assignee", text(80)),
+    FieldSpec("assignee", text(80, options="commune_officers")),
     FieldSpec("version", integer(1)),
 )
 TASK_ANSWER = (

@@ -406,6 +406,45 @@ def task_view(task: PlanTask, case: Case) -> dict[str, Any]:
     }
 
 
+def field_options(
+    db: Database, actor: User, case_id: int, names: Iterable[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """The values a case's form offers for fields whose list depends on the case
+    (FieldType.options), as (value, name) pairs: "commune_officers" — the officers who may
+    be responsible for it; "communes" — the other communes of its province. NotFound for a
+    case out of the actor's scope."""
+    wanted = set(names)
+    options: dict[str, list[tuple[str, str]]] = {}
+    if not wanted:
+        return options
+    with db.uow(readonly=True) as uow:
+        session = uow.session
+        case = load_case(session, actor, case_id)
+        if "commune_officers" in wanted:
+            officers = session.execute(
+                sa.select(User.username, User.full_name)
+                .where(scope.assignable(case.unit_id))
+                .order_by(User.full_name, User.username)
+            )
+            options["commune_officers"] = [
+                (username, f"{full_name} ({username})" if full_name else username)
+                for username, full_name in officers
+            ]
+        if "communes" in wanted:
+            commune = session.get(AdministrativeUnit, case.unit_id)
+            parent = commune.parent_id if commune else None
+            communes = session.execute(
+                sa.select(AdministrativeUnit.code, AdministrativeUnit.name)
+                .where(
+                    AdministrativeUnit.parent_id == parent,
+                    AdministrativeUnit.id != case.unit_id,
+                )
+                .order_by(AdministrativeUnit.name)
+            )
+            options["communes"] = [(code, name) for code, name in communes]
+    return options
+
+
 def task_page(
     db: Database, actor: User, task_id: int, now: datetime | None = None
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from casework.models import AuditEvent, Case, CaseTransition, PlanTask
 from tests.conftest import PASSWORD, report_payload
-from tests.helpers import open_case
+from tests.helpers import case_in, open_case
 
 
 def login(client, username: str) -> None:
@@ -219,3 +219,24 @@ def test_every_event_form_draws_every_field(app, db, people) -> None:
             for name in names(event.fields):
                 assert f'name="{name}"' in html, (event.name, name)
     assert report_payload  # the report's form comes with the intake page
+
+
+def test_the_accept_form_offers_the_communes_officers_by_name(client, db, people) -> None:
+    case = recent_case(db, people)
+    login(client, "chair")
+    form = client.get(f"/cases/{case['id']}/actions/accept")
+    select = form.text.split("<select", 1)[1].split("</select>")[0]
+    assert 'id="assignee"' in select
+    assert '<option value="officer">' in select  # the commune's officer
+    assert "officer.2" not in select and 'value="chair"' not in select  # elsewhere; no officer
+
+
+def test_a_transfer_offers_the_other_communes_of_the_province(client, db, people) -> None:
+    from tests.conftest import HOME, NEIGHBOUR
+
+    view = case_in(db, people, "initial_assessment")
+    login(client, "chair")
+    form = client.get(f"/cases/{view['id']}/actions/transfer_out")
+    assert form.status_code == 200, form.text
+    select = form.text.split('id="unit_code"', 1)[1].split("</select>")[0]
+    assert f'value="{NEIGHBOUR}"' in select and f'value="{HOME}"' not in select

@@ -19,7 +19,7 @@ from casework.errors import Conflict, EventNotAllowed, PermissionDenied, Validat
 from casework.services import cases, queries
 from casework.services.forms import Kind, event_spec
 from web import get_db
-from web.forms import event_form, payload, show_errors
+from web.forms import event_form, option_names, payload, show_errors
 from web.labels import label
 
 bp = Blueprint("actions", __name__)
@@ -52,7 +52,8 @@ def act(case_id: int, event: str) -> Any:
         abort(404)
     spec = event_spec(event, view["workflow"])
     posted = request.method == "POST"
-    form = event_form(spec.fields, request.form if posted else None, _rows(spec.fields))
+    options = queries.field_options(db, actor, case_id, option_names(spec.fields))
+    form = event_form(spec.fields, request.form if posted else None, _rows(spec.fields), options)
     problems: dict[str, str] = {}
     conflict = None
     refused = False
