@@ -304,11 +304,25 @@ def my_work(db: Database, actor: User, now: datetime | None = None) -> dict[str,
         "unassigned": sa.and_(Case.assignee_id.is_(None), Case.state != "closed"),
         "approval": Case.state == "plan_approval",
     }
+    # The nearest open clock the actor sees, in the query: a section longer than it shows
+    # shows its most urgent cases, not any of them.
+    nearest = sa.select(sa.func.min(Deadline.due_at)).where(
+        Deadline.case_id == Case.id, Deadline.status == "open"
+    )
+    steps = scope.visible_steps(actor)
+    if steps is not None:
+        nearest = nearest.where(Deadline.step.in_(steps))
+    due = nearest.scalar_subquery()
     work: dict[str, Any] = {}
     with db.uow(readonly=True) as uow:
         for section in sections:
-            statement = _case_rows_query(actor).where(conditions[section])
-            rows = _case_rows(uow.session, actor, statement.limit(WORK_SECTION_SIZE), now)
+            statement = (
+                _case_rows_query(actor)
+                .where(conditions[section])
+                .order_by(due.asc().nulls_last(), Case.id)
+                .limit(WORK_SECTION_SIZE)
+            )
+            rows = _case_rows(uow.session, actor, statement, now)
             rows.sort(key=lambda r: (r["next_due_at"] is None, r["next_due_at"] or ""))
             work[section] = rows
     return work

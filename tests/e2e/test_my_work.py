@@ -44,3 +44,18 @@ def test_the_page_counts_down_in_the_readers_language(client, db, people) -> Non
     client.post("/logout")
     client.post("/login", data={"username": "police", "password": PASSWORD})
     assert client.get("/work").status_code == 404
+
+
+def test_a_long_section_shows_its_most_urgent_cases(db, people, monkeypatch) -> None:
+    from casework.services import queries
+
+    # Recorded newest first: the first ids are the least urgent, so a section cut before
+    # it is sorted would keep the wrong ones.
+    cases = []
+    for n, hours in enumerate((0.5, 1, 2, 2.5)):
+        when = (datetime.now().astimezone() - timedelta(hours=hours)).replace(microsecond=0)
+        child = {"full_name": f"Trẻ {n}", "sex": "female", "age_years": 7, "unit_code": "20194"}
+        cases.append(open_case(db, people, now=when, received_at=when.isoformat(), child=child))
+    monkeypatch.setattr(queries, "WORK_SECTION_SIZE", 2)
+    shown = [c["id"] for c in my_work(db, people["officer"])["unassigned"]]
+    assert shown == [cases[3]["id"], cases[2]["id"]]
