@@ -178,6 +178,16 @@ def may_be_assigned(user: User, unit_id: int) -> bool:
     return user.active and user.role == Role.OFFICER and user.unit_id == unit_id
 
 
+def supervises(actor: User) -> bool:
+    """Who has the supervisor's overview: a commune's chair, a province's officer."""
+    return actor.active and actor.role in (Role.CHAIR, Role.PROVINCE)
+
+
+def supervises_province(actor: User) -> bool:
+    """A province officer's overview is by commune (a chair's is by officer)."""
+    return actor.role == Role.PROVINCE
+
+
 def assignable(unit_id: int) -> ColumnElement[bool]:
     """may_be_assigned as a query's condition: the active officers of the commune."""
     return sa.and_(User.active.is_(True), User.role == Role.OFFICER, User.unit_id == unit_id)
