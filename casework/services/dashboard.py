@@ -25,7 +25,9 @@ TILES = ("unassigned", "overdue", "due_soon", "escalated", "approval")
 #: How far ahead "due soon" looks by default, and at most.
 DEFAULT_HORIZON_HOURS = 48
 MAX_HORIZON_HOURS = 24 * 31
-OPEN = sa.literal_column("'open'")  # a literal: the partial index on open clocks applies
+OPEN: ColumnElement[str] = sa.literal_column(
+    "'open'"
+)  # a literal: the partial index on open clocks applies
 
 
 def horizon_hours(value: Any) -> int:
@@ -110,12 +112,12 @@ def overview(
                 .where(area)
                 .group_by(User.username, User.full_name)
             )
-        rows = []
+        rows: list[dict[str, Any]] = []
         for key, name, *numbers in session.execute(grouped):
             counts = dict(zip(TILES, (int(n or 0) for n in numbers), strict=True))
             if any(counts.values()):
                 rows.append({"key": key, "name": name or key, **counts})
-        rows.sort(key=lambda r: (-r["overdue"], -r["due_soon"], r["name"] or ""))
+        rows.sort(key=lambda r: (-int(r["overdue"]), -int(r["due_soon"]), str(r["name"] or "")))
         today = now.astimezone(LOCAL_TZ).date()  # a task's due date is a day in Vietnam
         agencies = session.execute(
             sa.select(
