@@ -71,11 +71,13 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     from web.api.routes import bp as api_bp
     from web.auth.routes import bp as auth_bp
     from web.cases.routes import bp as cases_bp
+    from web.dashboard.routes import bp as dashboard_bp
     from web.inbox.routes import bp as inbox_bp
     from web.tasks.routes import bp as tasks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(actions_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(inbox_bp)

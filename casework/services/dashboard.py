@@ -18,6 +18,7 @@ from casework.clock import LOCAL_TZ, utcnow
 from casework.db import Database
 from casework.errors import ValidationError
 from casework.models import AdministrativeUnit, Case, Deadline, FiredRung, PlanTask, User
+from casework.scope import supervises as supervises  # pages ask; scope.py decides
 from workflows.case import INTAKE_STEPS
 
 #: The tiles, in the order the page shows them.

@@ -28,6 +28,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
         row(404, anonymous=302, officer=200),
     ),
     "tasks.index": ("/tasks", row(404, anonymous=302, police=200)),
+    "dashboard.index": ("/dashboard", row(404, anonymous=302, chair=200, province=200)),
     "cases.work": ("/work", row(404, anonymous=302, officer=200, officer_2=200, chair=200)),
     "tasks.task": ("/tasks/{task}", row(404, anonymous=302, police=200)),
     # The answer is POSTed to the task's own page: a GET there shows the page.

@@ -1,0 +1,45 @@
+"""The dashboard page: for chairs and province officers, in both languages, counts linked."""
+
+from __future__ import annotations
+
+from tests.conftest import PASSWORD
+from tests.helpers import case_in
+
+
+def login(client, username: str) -> None:
+    assert (
+        client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
+    )
+
+
+def test_the_chair_sees_the_tiles_and_the_officers(client, db, people) -> None:
+    case_in(db, people, "plan_approval")
+    login(client, "chair")
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    assert "Kế hoạch chờ phê duyệt" in page.text and "Theo cán bộ" in page.text
+    tile = page.text.split("tile-approval")[1].split("</a>")[0]
+    assert '<div class="display-6 fw-semibold">1</div>' in tile
+    assert "tile=approval" in tile
+    english = client.get("/dashboard?lang=en")
+    assert "Plans waiting for approval" in english.text and "By officer" in english.text
+
+
+def test_the_province_sees_it_by_commune(client, db, people) -> None:
+    case_in(db, people, "plan_approval")
+    login(client, "province")
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "Theo xã, phường" in page.text
+    assert "commune=20194" in page.text
+
+
+def test_a_bad_horizon_is_named_and_others_get_not_found(client, db, people) -> None:
+    login(client, "chair")
+    bad = client.get("/dashboard?hours=abc")
+    assert bad.status_code == 422 and 'id="hours-errors"' in bad.text
+    assert client.get("/dashboard?colour=red").status_code == 422  # an unknown parameter
+    client.post("/logout")
+    for role in ("officer", "intake", "police", "admin"):
+        login(client, role)
+        assert client.get("/dashboard").status_code == 404, role
+        client.post("/logout")
