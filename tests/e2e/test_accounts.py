@@ -316,3 +316,47 @@ def test_the_api_refuses_expired_and_revoked_tokens(client, db, people) -> None:
         live = next(row for row in list_tokens(db, "officer") if row["state"] == "live")
         revoke(db, live["id"])
         assert client.get("/api/v1/cases", headers=kept_headers).status_code == 401
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+
+class WithCsrf(TwoFactorRequired):
+    WTF_CSRF_ENABLED = True
+
+
+def csrf_token(page: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, page
+    return match.group(1)
+
+
+def test_every_account_form_refuses_a_post_without_its_csrf_token(db, people) -> None:
+    client = create_app(WithCsrf, db=db).test_client()
+    with time_machine.travel(T0, tick=False) as traveller:
+        token = csrf_token(client.get("/login").text)
+        form = {"username": "officer", "password": PASSWORD}
+        assert client.post("/login", data=form).status_code == 400
+        assert client.post("/login", data={**form, "csrf_token": token}).status_code == 302
+        page = client.get("/account/two-factor").text
+        secret, token = secret_on(page), csrf_token(page)
+        code = pyotp.TOTP(secret).at(T0)
+        assert client.post("/account/two-factor", data={"code": code}).status_code == 400
+        assert "Two-step sign-in is on" not in client.get("/account/two-factor?lang=en").text
+        enrolled = client.post("/account/two-factor", data={"code": code, "csrf_token": token})
+        assert enrolled.status_code == 200
+        assert client.post("/account/two-factor/recovery-codes").status_code == 400
+        disable = {"current_password": PASSWORD}
+        assert client.post("/account/two-factor/disable", data=disable).status_code == 400
+        assert "Two-step sign-in is on" in client.get("/account/two-factor?lang=en").text
+        client.post("/logout", data={"csrf_token": token})
+        token = csrf_token(client.get("/login").text)
+        assert client.post("/login", data={**form, "csrf_token": token}).location == "/login/code"
+        traveller.move_to(T0 + timedelta(seconds=30))
+        code = pyotp.TOTP(secret).now()
+        assert client.post("/login/code", data={"code": code}).status_code == 400
+        token = csrf_token(client.get("/login/code").text)
+        answer = client.post("/login/code", data={"code": code, "csrf_token": token})
+        assert answer.status_code == 302 and signed_in(client)
