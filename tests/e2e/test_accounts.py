@@ -348,6 +348,12 @@ def test_every_account_form_refuses_a_post_without_its_csrf_token(db, people) ->
         enrolled = client.post("/account/two-factor", data={"code": code, "csrf_token": token})
         assert enrolled.status_code == 200
         assert client.post("/account/two-factor/recovery-codes").status_code == 400
+        assert client.post("/account/tokens", data={"days": "7"}).status_code == 400
+        assert list_tokens(db, "officer") == []
+        create_token(db, "officer")
+        (row,) = list_tokens(db, "officer")
+        assert client.post(f"/account/tokens/{row['id']}/revoke").status_code == 400
+        assert list_tokens(db, "officer")[0]["state"] == "live"
         disable = {"current_password": PASSWORD}
         assert client.post("/account/two-factor/disable", data=disable).status_code == 400
         assert "Two-step sign-in is on" in client.get("/account/two-factor?lang=en").text
@@ -360,3 +366,56 @@ def test_every_account_form_refuses_a_post_without_its_csrf_token(db, people) ->
         token = csrf_token(client.get("/login/code").text)
         answer = client.post("/login/code", data={"code": code, "csrf_token": token})
         assert answer.status_code == 302 and signed_in(client)
+
+
+# --- one's own API tokens -------------------------------------------------------------------
+
+
+def test_a_user_creates_sees_and_revokes_their_own_tokens(client, db, people) -> None:
+    login(client, "police")
+    page = client.post("/account/tokens?lang=en", data={"days": "7"})
+    assert page.status_code == 200 and "shown only now" in page.text
+    token = re.search(r'<code class="totp-secret">(cw_[^<]+)</code>', page.text).group(1)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+    listing = client.get("/account/tokens?lang=en").text
+    assert token not in listing and "in use" in listing  # the value is never shown again
+    (row,) = list_tokens(db, "police")
+    assert (row["expires_at"] - row["created_at"]) == timedelta(days=7)
+    assert client.post(f"/account/tokens/{row['id']}/revoke").status_code == 302
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 401
+    assert "revoked" in client.get("/account/tokens?lang=en").text
+
+
+def test_someone_elses_token_cannot_be_revoked_from_the_page(client, db, people) -> None:
+    token = create_token(db, "officer")
+    (row,) = list_tokens(db, "officer")
+    login(client, "chair")
+    assert client.post(f"/account/tokens/{row['id']}/revoke").status_code == 404
+    assert client.post("/account/tokens/99999/revoke").status_code == 404
+    assert "officer" not in client.get("/account/tokens?lang=en").text
+    assert (
+        client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        ("0", "A whole number from 1 to 366."),
+        ("367", "A whole number from 1 to 366."),
+        ("many", "A whole number from 1 to 366."),
+        ("", "This field is required."),
+    ],
+)
+def test_a_token_with_bad_days_is_not_created(client, db, people, days, message) -> None:
+    login(client, "officer")
+    page = client.post("/account/tokens?lang=en", data={"days": days})
+    assert page.status_code == 400 and message in page.text
+    assert list_tokens(db, "officer") == []
+
+
+def test_the_tokens_page_needs_sign_in(client) -> None:
+    answer = client.get("/account/tokens")
+    assert answer.status_code == 302 and answer.location.startswith("/login")
+    assert client.post("/account/tokens", data={"days": "7"}).status_code == 302

@@ -40,6 +40,8 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "auth.two_factor": ("/account/two-factor", SIGNED_IN),
     "auth.renew_recovery_codes": ("/account/two-factor/recovery-codes", row(405)),
     "auth.disable_two_factor": ("/account/two-factor/disable", row(405)),
+    "auth.tokens": ("/account/tokens", SIGNED_IN),
+    "auth.revoke": ("/account/tokens/1/revoke", row(405)),
     "auth.set_language": ("/lang/en", row(302)),
     "admin.failures": ("/admin/mail-failures", row(403, anonymous=302, admin=200)),
     "healthz": ("/healthz", row(200)),

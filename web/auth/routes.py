@@ -24,19 +24,24 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import IntegerField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange
 
-from casework.errors import ValidationError
+from casework.errors import NotFound, ValidationError
 from casework.services import sessions, twofactor
 from casework.services.users import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
+    TOKEN_DAYS,
+    TOKEN_MAX_DAYS,
     SignInResult,
     User,
     authenticate,
     change_password,
     complete_sign_in,
+    create_token,
+    list_tokens,
+    revoke_token,
 )
 from web import get_db, login_manager
 from web.security import local_path
@@ -158,6 +163,26 @@ class DisableForm(FlaskForm):
         validators=[DataRequired(REQUIRED), Length(max=MAX_PASSWORD_LENGTH, message=TOO_LONG)],
     )
     submit = SubmitField(_l("Turn off two-step sign-in"))
+
+
+class TokenForm(FlaskForm):
+    days = IntegerField(
+        _l("Valid for (days)"),
+        default=TOKEN_DAYS,
+        validators=[
+            InputRequired(REQUIRED),
+            NumberRange(
+                min=1,
+                max=TOKEN_MAX_DAYS,
+                message=_l("A whole number from %(min)d to %(max)d.", min=1, max=TOKEN_MAX_DAYS),
+            ),
+        ],
+    )
+    submit = SubmitField(_l("Create a token"))
+
+
+class RevokeForm(FlaskForm):
+    submit = SubmitField(_l("Revoke"))
 
 
 #: One message for an unknown name, a wrong password and a locked account: the page tells
@@ -376,6 +401,44 @@ def password() -> Any:
     return render_template(
         "auth/password.html", form=form, forced=current_user.user.must_change_password
     ), status
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens() -> Any:
+    """One's own API tokens: create one (shown once), see them, revoke one."""
+    db = get_db()
+    user = current_user.user
+    form = TokenForm()
+    status, created = 200, None
+    if form.validate_on_submit():
+        created = create_token(db, user.username, days=int(form.days.data or TOKEN_DAYS))
+    elif request.method == "POST":
+        status = 400
+        if form.days.raw_data and (form.days.raw_data[0] or "").strip():
+            # WTForms' "Not a valid integer value." has no Vietnamese: one message of ours.
+            form.days.errors = [
+                _l("A whole number from %(min)d to %(max)d.", min=1, max=TOKEN_MAX_DAYS)
+            ]
+    return render_template(
+        "auth/tokens.html",
+        form=form,
+        created=created,
+        rows=list_tokens(db, user.username),
+        revoke_form=RevokeForm(),
+    ), status
+
+
+@bp.post("/account/tokens/<id:token_id>/revoke")
+@login_required
+def revoke(token_id: int) -> Any:
+    if RevokeForm().validate_on_submit():
+        try:
+            revoke_token(get_db(), token_id, actor=current_user.user)
+        except NotFound:
+            return render_template("error.html", status=404, message=_l("No such token.")), 404
+        flash(_l("The token was revoked."), "info")
+    return redirect(url_for("auth.tokens"))
 
 
 @bp.get("/lang/<code>")
