@@ -75,6 +75,9 @@ class Config:
     #: A web session ends after this long without a request, and this long after sign-in.
     SESSION_IDLE_MINUTES: int = int(os.environ.get("CASEWORK_SESSION_IDLE_MINUTES", "30"))
     SESSION_MAX_HOURS: int = int(os.environ.get("CASEWORK_SESSION_MAX_HOURS", "8"))
+    #: Administrators and province staff must sign in with a second factor (TOTP); who
+    #: must is casework/scope.py's `must_use_two_factors`. Not an environment setting.
+    TWO_FACTOR_REQUIRED: bool = True
     TESTING: bool = False
     #: The earliest receipt time a report may give: a number of days before now, or a date
     #: (YYYY-MM-DD). A receipt starts the statutory clocks, so one from years ago opens a
@@ -93,3 +96,6 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret"
     SECURE_COOKIES = False  # the test client speaks plain HTTP
     AUDIT_KEY = "test-audit-key"
+    #: The page tests sign in province and admin users with a password alone; the
+    #: two-factor tests (tests/e2e/test_accounts.py) switch this back on.
+    TWO_FACTOR_REQUIRED = False

@@ -18,7 +18,7 @@ OPTION_NAMES = {
     "days": "--days",
     "agency": "--agency",
     "role": "--role",
-    "password": "password",
+    "password": "--password-stdin",
     "username": "USERNAME",
     "locale": "--locale",
     "province": "--province",
@@ -35,6 +35,7 @@ OPTION_NAMES = {
     "level": "--level",
     "parent": "--parent",
     "valid_to": "--valid-to",
+    "new_password": "password",
 }
 
 
@@ -277,6 +278,62 @@ def _set_active(obj: CliContext, username: str, active: bool) -> None:
     click.echo(f"{'enabled' if active else 'disabled'} user {user.username}")
 
 
+@users.command("unlock")
+@click.argument("username")
+@click.pass_obj
+def users_unlock(obj: CliContext, username: str) -> None:
+    """Lift a lockout after repeated failed sign-ins."""
+    from casework.services.users import unlock
+
+    try:
+        user = unlock(obj.db, username)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(f"unlocked user {user.username}")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the temporary password from standard input (default: print a random one).",
+)
+@click.pass_obj
+def users_reset_password(obj: CliContext, username: str, password_stdin: bool) -> None:
+    """Set a temporary password that must be changed at the next sign-in; every session of
+    the user ends."""
+    from casework.services.users import reset_password
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        temporary = reset_password(obj.db, username, password)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    if password_stdin:
+        click.echo(f"reset the password of {username}; it must be changed at the next sign-in")
+    else:
+        click.echo(temporary)
+
+
+@users.command("reset-two-factor")
+@click.argument("username")
+@click.pass_obj
+def users_reset_two_factor(obj: CliContext, username: str) -> None:
+    """Turn off a user's two-step sign-in (lost phone and codes); who must use it enrols
+    again at the next sign-in."""
+    from casework.services.twofactor import reset
+
+    try:
+        user = reset(obj.db, username)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(f"two-step sign-in of {user.username} is off")
+
+
 @main.group()
 def tokens() -> None:
     """API tokens."""
@@ -284,15 +341,58 @@ def tokens() -> None:
 
 @tokens.command("create")
 @click.argument("username")
+@click.option("--days", default=90, show_default=True, type=int, help="Days until it expires.")
 @click.pass_obj
-def tokens_create(obj: CliContext, username: str) -> None:
-    """Print a new API token for `Authorization: Bearer`."""
+def tokens_create(obj: CliContext, username: str, days: int) -> None:
+    """Print a new API token for `Authorization: Bearer` (shown this once)."""
     from casework.services.users import create_token
 
     try:
-        click.echo(create_token(obj.db, username))
+        click.echo(create_token(obj.db, username, days=days))
     except CaseworkError as error:
         _fail(error)
+
+
+@tokens.command("list")
+@click.option("--user", "username", default=None, help="Only this user's tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def tokens_list(obj: CliContext, username: str | None, as_json: bool) -> None:
+    """Tokens (never their value): id, user, state, created, expires."""
+    from casework.services.users import list_tokens
+
+    try:
+        rows = list_tokens(obj.db, username)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps(rows, default=str, indent=1))
+        return
+    if not rows:
+        click.echo("no tokens")
+        return
+    click.echo(f"{'id':>6}  {'user':<20} {'state':<8} {'created':<17} expires")
+    for row in rows:
+        click.echo(
+            f"{row['id']:>6}  {row['username'][:20]:<20} {row['state']:<8} "
+            f"{row['created_at']:%Y-%m-%d %H:%M} {row['expires_at']:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+@click.pass_obj
+def tokens_revoke(obj: CliContext, token_id: int) -> None:
+    """Revoke a token by its id (see `tokens list`): the API refuses it at once."""
+    from casework.services.users import revoke_token
+
+    try:
+        revoke_token(obj.db, token_id)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(f"revoked token {token_id}")
 
 
 # --- workflow --------------------------------------------------------------------------------

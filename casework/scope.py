@@ -153,6 +153,12 @@ def may_decide_matches(actor: User) -> bool:
     return actor.active and actor.role in (Role.OFFICER, Role.CHAIR, Role.PROVINCE)
 
 
+def must_use_two_factors(user: User) -> bool:
+    """Administrators and province staff sign in with a second factor (TOTP); for the
+    others it is their choice."""
+    return user.role in (Role.ADMIN, Role.PROVINCE)
+
+
 def may_administer(actor: User | None) -> bool:
     """Users, calendars, workflow settings, mail failures: administrators only."""
     return actor is not None and actor.active and actor.role == Role.ADMIN

@@ -28,7 +28,7 @@ from casework.models.units import (
     CalendarDayKind,
     UnitLevel,
 )
-from casework.models.users import ApiToken, Role, User
+from casework.models.users import ApiToken, RecoveryCode, Role, User
 
 __all__ = [
     "AdministrativeUnit",
@@ -57,6 +57,7 @@ __all__ = [
     "ReportKind",
     "ReportMatch",
     "MatchStatus",
+    "RecoveryCode",
     "Role",
     "SessionEnd",
     "UnitLevel",

@@ -1,4 +1,4 @@
-"""Users, their roles, and API tokens."""
+"""Users, their roles, API tokens and two-factor recovery codes."""
 
 from __future__ import annotations
 
@@ -38,6 +38,17 @@ class User(Base):
     #: Set when mail to `email` was refused for good; shown to administrators.
     email_failed_at: Mapped[datetime | None]
     email_error: Mapped[str] = mapped_column(sa.String(300), default="")
+    #: Failed sign-ins (password or second factor) since the last success; a lockout with
+    #: backoff starts at `LOCKOUT_AFTER` of them (casework/services/users.py).
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    #: Set by an administrator's password reset: nothing but a password change until done.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Base32 TOTP secret, set at enrolment; two factors are on once `totp_confirmed_at` is.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_confirmed_at: Mapped[datetime | None]
+    #: The last TOTP time step accepted: a code is taken once.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     unit: Mapped[AdministrativeUnit | None] = relationship(lazy="joined")
     agency: Mapped[Agency | None] = relationship(lazy="joined")
@@ -59,6 +70,21 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime]
+    #: Refused from this moment on.
+    expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator app. Stored as `salt$sha256`
+    (the codes are random, 50 bits: a fast salted hash suffices); `used_at` set once used."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(120))
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

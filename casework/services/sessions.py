@@ -33,16 +33,20 @@ def _digest(token: str) -> str:
 
 
 def start(db: Database, user: User, now: datetime | None = None) -> str:
-    """A new session for `user`; returns its token (shown to nobody but the browser)."""
-    now = now or utcnow()
-    token = secrets.token_urlsafe(32)
+    """A new session for `user`; returns its token (shown to nobody but the browser).
+    Signing in goes through `users.complete_sign_in`, which also audits it."""
     with db.uow() as uow:
-        uow.session.add(
-            UserSession(
-                token_hash=_digest(token), user_id=user.id, created_at=now, last_seen_at=now
-            )
-        )
+        token = open_session(uow.session, user.id, now or utcnow())
         uow.commit()
+    return token
+
+
+def open_session(session: Session, user_id: int, now: datetime) -> str:
+    """In the caller's transaction: a new session row; returns its token."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        UserSession(token_hash=_digest(token), user_id=user_id, created_at=now, last_seen_at=now)
+    )
     return token
 
 

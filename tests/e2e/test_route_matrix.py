@@ -38,6 +38,13 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "auth.password": ("/password", SIGNED_IN),
     "auth.login": ("/login", row(302, anonymous=200)),  # signed in: on to the work
     "auth.logout": ("/logout", row(405)),
+    # Without a right password just before, the second step sends back to sign-in.
+    "auth.second_factor": ("/login/code", row(302)),
+    "auth.two_factor": ("/account/two-factor", SIGNED_IN),
+    "auth.renew_recovery_codes": ("/account/two-factor/recovery-codes", row(405)),
+    "auth.disable_two_factor": ("/account/two-factor/disable", row(405)),
+    "auth.tokens": ("/account/tokens", SIGNED_IN),
+    "auth.revoke": ("/account/tokens/1/revoke", row(405)),
     "auth.set_language": ("/lang/en", row(302)),
     "admin.failures": ("/admin/mail-failures", row(403, anonymous=302, admin=200)),
     "healthz": ("/healthz", row(200)),
@@ -77,3 +84,34 @@ def test_each_role_gets_what_it_may(app, db, people, role) -> None:
         answers[endpoint] = (client.get(url).status_code, expected[role])
     wrong = {endpoint: got for endpoint, got in answers.items() if got[0] != got[1]}
     assert wrong == {}, f"{role}: (got, expected) {wrong}"
+
+
+#: Pages open to a user who still owes a two-factor enrolment.
+OPEN_BEFORE_ENROLMENT = {"healthz", "auth.two_factor", "auth.set_language", "auth.login"}
+
+
+@pytest.mark.parametrize("role", ["province", "admin"])
+def test_who_must_use_two_factors_reaches_only_enrolment_before_it(db, people, role) -> None:
+    from config import TestConfig
+    from web import create_app
+
+    class TwoFactorRequired(TestConfig):
+        TWO_FACTOR_REQUIRED = True
+
+    view = case_in(db, people, "implementing")
+    task = next(t["id"] for t in view["tasks"] if t["agency_kind"] == "police")
+    client = create_app(TwoFactorRequired, db=db).test_client()
+    assert client.post("/login", data={"username": role, "password": PASSWORD}).status_code == 302
+    wrong = {}
+    for endpoint, (path, expected) in MATRIX.items():
+        if (
+            endpoint in OPEN_BEFORE_ENROLMENT
+            or endpoint.startswith("api.")
+            or expected[role] == 405
+        ):
+            continue
+        answer = client.get(path.format(case=view["id"], task=task))
+        if (answer.status_code, answer.location) != (302, "/account/two-factor"):
+            wrong[endpoint] = answer.status_code
+    assert wrong == {}
+    assert client.get("/account/two-factor").status_code == 200

@@ -76,8 +76,8 @@ import pytest  # noqa: E402
 
 BAD_CHANGES = [
     ({"current_password": "not-my-password", "new_password": NEW_PASSWORD}, "Đây không phải"),
-    ({"current_password": PASSWORD, "new_password": "short"}, "Từ 10 đến 200 ký tự."),
-    ({"current_password": PASSWORD, "new_password": "x" * 201}, "Từ 10 đến 200 ký tự."),
+    ({"current_password": PASSWORD, "new_password": "short"}, "Từ 12 đến 200 ký tự."),
+    ({"current_password": PASSWORD, "new_password": "x" * 201}, "Từ 12 đến 200 ký tự."),
     (
         {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm": "other-one-x"},
         "không khớp",

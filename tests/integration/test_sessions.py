@@ -60,7 +60,7 @@ def test_disabling_ends_every_session_of_that_user_only(db, people) -> None:
     assert sessions.resolve(db, second, now=T0 + timedelta(minutes=2)) is None
     assert sessions.resolve(db, other, now=T0 + timedelta(minutes=2)) is not None
     assert [row.ended_reason for row in rows(db)] == ["user_disabled", "user_disabled", None]
-    assert authenticate(db, "officer", PASSWORD) is None
+    assert authenticate(db, "officer", PASSWORD).user is None
     with db.uow(readonly=True) as uow:
         actions = list(uow.session.scalars(sa.select(AuditEvent.action)))
     assert "user.disabled" in actions
@@ -75,7 +75,7 @@ def test_a_password_change_keeps_only_the_session_that_made_it(db, people) -> No
     change_password(db, officer_id, PASSWORD, "new-password-123", keep_session=here, now=T0)
     assert sessions.resolve(db, here, now=T0) is not None
     assert sessions.resolve(db, elsewhere, now=T0) is None
-    assert authenticate(db, "officer", "new-password-123") is not None
+    assert authenticate(db, "officer", "new-password-123").user is not None
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_a_refused_password_change_writes_nothing(db, people, current, new, fiel
         change_password(db, people["officer"].id, current, new, now=T0)
     assert list(refused.value.errors) == [field]
     assert sessions.resolve(db, elsewhere, now=T0) is not None
-    assert authenticate(db, "officer", PASSWORD) is not None
+    assert authenticate(db, "officer", PASSWORD).user is not None
 
 
 def test_disable_and_enable_from_the_command_line_and_only_by_administrators(db, people) -> None:

@@ -32,7 +32,7 @@ def token_required(view: Callable[..., Any]) -> Callable[..., Any]:
             return _unauthorized("send Authorization: Bearer <token>")
         actor = user_for_token(get_db(), token.strip())
         if actor is None:
-            return _unauthorized("the token is unknown or revoked")
+            return _unauthorized("the token is unknown, expired or revoked")
         g.actor = actor
         return view(*args, **kwargs)
 
