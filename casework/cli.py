@@ -787,6 +787,11 @@ def demo(obj: CliContext, case_count: int, province: str, password: str, seed: i
     click.echo(f"Logins (password: {password}):")
     for username, role in summary["users"]:
         click.echo(f"  {username:<24} {role}")
+    if summary["two_factor"]:
+        click.echo("Two-step sign-in (add the key to an authenticator app, or print the code:")
+        click.echo("  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('KEY').now())\"):")
+        for username, key in summary["two_factor"].items():
+            click.echo(f"  {username:<24} {key}")
 
 
 @main.command()

@@ -204,7 +204,33 @@ def load_demo(
                 .group_by(Case.state)
             ).all()
         )
-    return {"states": states, "users": [(u[0], u[1]) for u in users]}
+    return {
+        "states": states,
+        "users": [(u[0], u[1]) for u in users],
+        "two_factor": _enrol_two_factors(db, [u[0] for u in users]),
+    }
+
+
+def _enrol_two_factors(db: Database, usernames: list[str]) -> dict[str, str]:
+    """Users who must sign in with two factors (administrators, province staff) are
+    enrolled with a key the demo prints, so a newcomer can add it to an authenticator app
+    (or compute the code with pyotp). Again on a second run: the same keys."""
+    import pyotp
+
+    from casework.services import twofactor
+
+    keys: dict[str, str] = {}
+    with db.uow(readonly=True) as uow:
+        people = list(uow.session.scalars(sa.select(User).where(User.username.in_(usernames))))
+    for user in people:
+        if not twofactor.must_use(user):
+            continue
+        if not twofactor.is_enrolled(user):
+            secret = twofactor.begin_enrolment(db, user.id)
+            twofactor.confirm_enrolment(db, user.id, pyotp.TOTP(secret).now())
+        with db.uow(readonly=True) as uow:
+            keys[user.username] = str(uow.session.get(User, user.id).totp_secret)  # type: ignore[union-attr]
+    return keys
 
 
 def _create_cases(

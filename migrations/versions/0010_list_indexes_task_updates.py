@@ -7,7 +7,7 @@ database owner may create) let a search inside child names and case references u
 index instead of reading every case. task_updates keeps each answer an agency gives.
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-11-26 12:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import casework.models.base
 
 revision = "0010"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -313,3 +313,24 @@ def test_demo_cases_past_acceptance_have_their_communes_officer(run, db) -> None
         ).all()
     accepted = [r for r in rows if r[0] not in ("received", "transferred")]
     assert accepted and all(r[3] == "officer" and r[2] == r[1] for r in accepted)
+
+
+def test_demo_prints_the_two_step_keys_of_those_who_need_them(run, db) -> None:
+    import pyotp
+    import sqlalchemy as sa
+
+    from casework.models import User
+    from casework.services import twofactor
+
+    result = run("demo", "--cases", "10")
+    assert result.exit_code == 0, result.output
+    keys = dict(
+        line.split() for line in result.output.split("Two-step sign-in")[1].splitlines()[2:]
+    )
+    assert set(keys) == {"province", "admin"}
+    with db.uow(readonly=True) as uow:
+        province = uow.session.scalar(sa.select(User).where(User.username == "province"))
+    assert twofactor.is_enrolled(province)
+    assert pyotp.TOTP(keys["province"]).verify(pyotp.TOTP(province.totp_secret).now())
+    again = run("demo", "--cases", "10")  # the same keys on a second run
+    assert keys["province"] in again.output
