@@ -904,13 +904,7 @@ def find_contacts(
     text = search.strip()
     matches: list[ColumnElement[bool]] = []
     if key := name_key(text):
-        matches.append(
-            sa.exists(
-                sa.select(Child.id).where(
-                    Child.id == Report.child_id, Child.name_key.contains(key, autoescape=True)
-                )
-            )
-        )
+        matches.append(Child.name_key.contains(key, autoescape=True))  # joined below
     if digits := phone_digits(text):
         matches.append(_stored_phone().contains(digits, autoescape=True))
     statement = (

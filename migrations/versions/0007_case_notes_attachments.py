@@ -31,7 +31,9 @@ def upgrade() -> None:
         sa.Column("author_id", sa.Integer(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", casework.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_case_notes_case_id_cases")),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_case_notes_case_id_cases")
+        ),
         sa.ForeignKeyConstraint(
             ["author_id"], ["users.id"], name=op.f("fk_case_notes_author_id_users")
         ),
@@ -60,9 +62,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_attachments")),
         sa.UniqueConstraint("stored_name", name=op.f("uq_case_attachments_stored_name")),
     )
-    op.create_index(
-        "ix_case_attachments_case", "case_attachments", ["case_id", "id"], unique=False
-    )
+    op.create_index("ix_case_attachments_case", "case_attachments", ["case_id", "id"], unique=False)
 
 
 def downgrade() -> None:
