@@ -423,3 +423,38 @@ def test_advice_contacts_are_found_by_intake_and_province_only(client, db, peopl
         assert "Hỏi cách nói chuyện với con." not in client.get("/?q=vo+thi+anh").text, username
         client.post("/logout")
     assert audited(db, "contacts.searched")
+
+
+def test_filtered_pages_stay_stable_while_cases_arrive(client, db, people, monkeypatch) -> None:
+    from casework.services import queries
+
+    monkeypatch.setattr(
+        queries.case_page, "__kwdefaults__", {**queries.case_page.__kwdefaults__, "limit": 2}
+    )
+
+    def new_case(i: int, abuse: str) -> str:
+        child = {"full_name": f"Trẻ Số {i}", "sex": "female", "age_years": 6}
+        return open_case(db, people, child=child, abuse_types=[abuse])["reference"]
+
+    wanted = {new_case(i, "neglect") for i in range(5)}
+    new_case(9, "violence")
+    login(client, "officer")
+    seen, url, arrived = [], "/?abuse_type=neglect", False
+    while url:
+        page = client.get(url)
+        seen += sorted(refs(page))
+        if not arrived:  # a new case arrives between two pages: it is newer, on no later page
+            new_case(20, "neglect")
+            arrived = True
+        following = re.search(r'href="(/\?[^"]*after=[^"]+)">', page.text)
+        url = following.group(1).replace("&amp;", "&") if following else None
+        assert url is None or "abuse_type=neglect" in url
+    assert len(seen) == len(set(seen)) and set(seen) == wanted
+
+
+def test_intake_staff_cannot_filter_by_what_they_do_not_see(client, db, people) -> None:
+    case = case_in(db, people, "specific_assessment")
+    login(client, "intake")
+    assert case["reference"] in refs(client.get("/"))
+    assert refs(client.get("/?risk=medium")) == set()  # the risk level is not theirs to see
+    assert 'id="risk"' not in client.get("/").text
