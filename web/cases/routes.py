@@ -54,11 +54,12 @@ UPLOAD_BODY_MAX = attachments.MAX_BYTES + 64 * 1024
 @bp.record_once
 def _allow_uploads(state: BlueprintSetupState) -> None:
     """The app-wide body limit is small (config MAX_CONTENT_LENGTH); an attachment's upload
-    may be larger. Set before the input gate reads the form (it runs first of all)."""
+    may be larger — a file, sent as multipart, on the upload route; any other body there
+    keeps the app-wide limit. Set before the input gate reads the form (it runs first)."""
     app = state.app
 
     def larger_body_for_uploads() -> None:
-        if request.endpoint == "cases.upload":
+        if request.endpoint == "cases.upload" and request.mimetype == "multipart/form-data":
             request.max_content_length = UPLOAD_BODY_MAX
 
     app.before_request_funcs.setdefault(None, []).insert(0, larger_body_for_uploads)
