@@ -214,3 +214,53 @@ def work_sections(actor: User) -> tuple[str, ...]:
     if actor.role == Role.CHAIR:
         return ("approval", "unassigned")
     return ()
+
+
+# --- the case page's notes and attachments, the list's filters, advice contacts -----------
+
+
+def sees_case_files(actor: User) -> bool:
+    """Notes and attachments (signed minutes, decisions) are part of the work on a case:
+    those who see the casework read and add them (on a case in their scope)."""
+    return actor.active and sees_casework(actor)
+
+
+def may_search_contacts(actor: User) -> bool:
+    """Advice-only contacts (no case) are found by intake staff and the province office."""
+    return actor.active and actor.role in (Role.INTAKE, Role.PROVINCE)
+
+
+def contact_filter(actor: User) -> ColumnElement[bool]:
+    """The advice-only contacts the actor may find: intake staff those they recorded; the
+    province office those about an incident in its province."""
+    if not may_search_contacts(actor):
+        return sa.false()
+    if actor.role == Role.INTAKE:
+        return Report.created_by_id == actor.id
+    if actor.province_code is None:
+        return sa.false()
+    in_province = sa.select(AdministrativeUnit.id).where(
+        AdministrativeUnit.province_code == actor.province_code
+    )
+    return Report.incident_unit_id.in_(in_province)
+
+
+def assignee_filter(actor: User) -> ColumnElement[bool]:
+    """The officers a case list may be filtered by: those who may hold the actor's cases
+    (the commune's officers; the province's for the province office)."""
+    if not actor.active or not sees_casework(actor):
+        return sa.false()
+    officers = sa.and_(User.role == Role.OFFICER)
+    if actor.role == Role.PROVINCE:
+        if actor.province_code is None:
+            return sa.false()
+        units = sa.select(AdministrativeUnit.id).where(
+            AdministrativeUnit.province_code == actor.province_code
+        )
+        return sa.and_(officers, User.unit_id.in_(units))
+    return sa.and_(officers, User.unit_id == actor.unit_id)
+
+
+def filters_by_commune(actor: User) -> bool:
+    """Province staff narrow their list to one commune of the province."""
+    return actor.active and actor.role == Role.PROVINCE and actor.province_code is not None

@@ -2,6 +2,7 @@
 
 from casework.models.audit import AuditChain, AuditEvent, AuditSeal
 from casework.models.base import Base
+from casework.models.casefiles import CaseAttachment, CaseNote
 from casework.models.cases import (
     Case,
     CaseTransition,
@@ -42,6 +43,8 @@ __all__ = [
     "CalendarDay",
     "CalendarDayKind",
     "Case",
+    "CaseAttachment",
+    "CaseNote",
     "CaseTransition",
     "Child",
     "Deadline",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +37,9 @@ from casework.models import (
 )
 from casework.scope import answers_tasks as answers_tasks  # pages ask them; scope.py decides
 from casework.scope import may_administer as may_administer
+from casework.scope import may_assign as may_assign
+from casework.scope import may_search_contacts as may_search_contacts
+from casework.scope import sees_casework as sees_casework
 from casework.scope import work_sections as work_sections
 from workflows.engine import get_workflow, offered_events
 from workflows.spec import CaseSnapshot
@@ -248,7 +251,7 @@ def list_cases(
 
 def _case_rows_query(actor: User) -> Any:
     return (
-        sa.select(Case, User.username)
+        sa.select(Case, sa.func.coalesce(sa.func.nullif(User.full_name, ""), User.username))
         .outerjoin(User, Case.assignee_id == User.id)
         .where(scope.case_filter(actor))
     )
@@ -274,9 +277,21 @@ def _case_rows(
         case_id: due for case_id, due in session.execute(due_query.group_by(Deadline.case_id))
     }
     casework = scope.sees_casework(actor)
+    unit_ids = {c.unit_id for c, _ in rows}
+    communes: dict[int, str] = {}
+    if unit_ids:
+        communes = {
+            unit_id: name
+            for unit_id, name in session.execute(
+                sa.select(AdministrativeUnit.id, AdministrativeUnit.name).where(
+                    AdministrativeUnit.id.in_(unit_ids)
+                )
+            )
+        }
     return [
         {
             "id": c.id,
+            "unit_name": communes.get(c.unit_id),
             "reference": c.reference,
             "state": c.state,
             "risk_level": c.risk_level if casework else None,
@@ -603,6 +618,14 @@ PAGE_SIZE = 50
 _REFERENCE_LIKE = re.compile(r"[0-9A-Za-z-]{3,24}")
 
 
+def _local_midnight(day: date | None) -> datetime:
+    """The start of `day` in Vietnam (what "due before" a date means to its reader)."""
+    from zoneinfo import ZoneInfo
+
+    assert day is not None
+    return datetime.combine(day, time(0, 0), ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
 def _cursor(row: dict[str, Any]) -> str:
     return f"{row['received_at']}|{row['id']}"
 
@@ -622,13 +645,25 @@ def parse_cursor(text: str) -> tuple[datetime, int]:
     return when, case_id
 
 
+#: The assignee filter's value for the cases nobody is responsible for yet.
+UNASSIGNED = "none"
+
+
 def case_page(
     db: Database,
     actor: User,
     *,
     state: str | None = None,
+    status: str | None = None,
     overdue: bool = False,
+    due_before: date | None = None,
+    assignee: str | None = None,
+    abuse_type: str | None = None,
+    risk: str | None = None,
+    commune: str | None = None,
     search: str | None = None,
+    tile: str | None = None,
+    hours: int = 48,
     after: str | None = None,
     limit: int = PAGE_SIZE,
     now: datetime | None = None,
@@ -636,33 +671,82 @@ def case_page(
     """One page of the cases in the actor's scope, newest first, filtered in the query, and
     the cursor of the next page (keyset: stable while cases are added). `search` finds a
     case reference, or — for those who see identities — a child's name with or without
-    diacritics."""
+    diacritics, or the reporter's phone. A filter on what the actor may not see (risk,
+    assignee for intake staff; a commune for all but the province office) finds nothing."""
     from casework.names import name_key
 
     now = now or utcnow()
     statement = _case_rows_query(actor)
     if state:
         statement = statement.where(Case.state == state)
-    if overdue:
-        late = sa.select(Deadline.id).where(
-            Deadline.case_id == Case.id, Deadline.status == "open", Deadline.due_at < now
+    if status == "open":
+        statement = statement.where(Case.state != "closed")
+    elif status == "closed":
+        statement = statement.where(Case.state == "closed")
+    steps = scope.visible_steps(actor)
+    if overdue or due_before:
+        limit_at = now if overdue else _local_midnight(due_before)
+        if overdue and due_before:
+            limit_at = min(now, _local_midnight(due_before))
+        due = sa.select(Deadline.id).where(
+            Deadline.case_id == Case.id, Deadline.status == "open", Deadline.due_at < limit_at
         )
-        steps = scope.visible_steps(actor)
         if steps is not None:
-            late = late.where(Deadline.step.in_(steps))
-        statement = statement.where(sa.exists(late))
+            due = due.where(Deadline.step.in_(steps))
+        statement = statement.where(sa.exists(due))
+    casework = scope.sees_casework(actor)
+    if tile:  # a dashboard tile: the very condition its count used
+        from casework.services.dashboard import tile_condition
+
+        statement = statement.where(tile_condition(tile, now, hours))
+    if assignee == UNASSIGNED:
+        statement = statement.where(
+            Case.assignee_id.is_(None) if scope.sees_casework(actor) else sa.false()
+        )
+    elif assignee:
+        officer = sa.select(User.id).where(User.username == assignee, scope.assignee_filter(actor))
+        statement = statement.where(Case.assignee_id.in_(officer))
+    if risk:
+        statement = statement.where(Case.risk_level == risk if casework else sa.false())
+    if abuse_type:
+        reported = sa.select(Report.id).where(
+            Report.case_id == Case.id,
+            # Catalogue ids: the stored JSON list holds them quoted, on both databases.
+            sa.cast(Report.abuse_types, sa.Text).contains(f'"{abuse_type}"', autoescape=True),
+        )
+        if not scope.sees_identity(actor):
+            reported = reported.where(sa.false())
+        statement = statement.where(sa.exists(reported))
+    if commune:
+        unit = sa.select(AdministrativeUnit.id).where(
+            AdministrativeUnit.code == commune,
+            AdministrativeUnit.province_code == actor.province_code,
+        )
+        if not scope.filters_by_commune(actor):
+            unit = unit.where(sa.false())
+        statement = statement.where(Case.unit_id.in_(unit))
     if search and search.strip():
+        # The cases found, each way on its own (a union): every part can use its index
+        # (PostgreSQL's trigram indexes on names and references), and a rare name is found
+        # without reading the province's cases in date order.
         text = search.strip()
-        matches = [Case.reference.contains(text, autoescape=True)]
+        found: list[Any] = []
+        if scope.sees_identity(actor) or _REFERENCE_LIKE.fullmatch(text):
+            found.append(sa.select(Case.id).where(Case.reference.contains(text, autoescape=True)))
         if scope.sees_identity(actor):
-            child = sa.select(Child.id).where(
-                Child.id == Case.child_id,
-                Child.name_key.contains(name_key(text), autoescape=True),
+            found.append(
+                sa.select(Case.id)
+                .join(Child, Child.id == Case.child_id)
+                .where(Child.name_key.contains(name_key(text), autoescape=True))
             )
-            matches.append(sa.exists(child))
-        elif not _REFERENCE_LIKE.fullmatch(text):
-            matches = [sa.false()]
-        statement = statement.where(sa.or_(*matches))
+            if digits := phone_digits(text):
+                phoned = sa.select(Report.case_id).where(
+                    Report.case_id.is_not(None), _stored_phone().contains(digits, autoescape=True)
+                )
+                if scope.sees_own_reports(actor):  # intake staff: the reports they recorded
+                    phoned = phoned.where(Report.created_by_id == actor.id)
+                found.append(phoned)
+        statement = statement.where(Case.id.in_(sa.union_all(*found)) if found else sa.false())
     if after:
         when, case_id = parse_cursor(after)
         statement = statement.where(sa.tuple_(Case.received_at, Case.id) < (when, case_id))
@@ -672,3 +756,319 @@ def case_page(
     more = len(rows) > limit
     rows = rows[:limit]
     return {"cases": rows, "next": _cursor(rows[-1]) if more and rows else None}
+
+
+# --- the case page: its record in plain language, notes, attachments, what changed --------
+
+#: The values a history entry may show, by kind: ("text", s), ("choice", catalogue, id),
+#: ("choices", catalogue, [ids]), ("bool", b), ("date", iso), ("record", [parts]),
+#: ("records", [[parts], ...]). A part is (field label key, value). Pages render them with
+#: the label catalogue; nothing internal (ids, versions, sequence numbers) is in them.
+Part = tuple[str, tuple[Any, ...]]
+
+
+def _value_of(spec: Any, value: Any) -> tuple[Any, ...]:
+    from workflows.spec import Kind
+
+    kind = spec.type
+    if kind.kind == Kind.CHOICE:
+        return ("choice", kind.choice_labels or "", value)
+    if kind.kind == Kind.BOOLEAN:
+        return ("bool", bool(value))
+    if kind.kind == Kind.DATE:
+        return ("date", str(value))
+    if kind.kind == Kind.RECORD and isinstance(value, dict):
+        return ("record", _parts(kind.fields, value))
+    if kind.kind == Kind.LIST and isinstance(value, list):
+        item = kind.item
+        if item is not None and item.kind == Kind.RECORD:
+            return ("records", [_parts(item.fields, v) for v in value if isinstance(v, dict)])
+        if item is not None and item.kind == Kind.CHOICE:
+            return ("choices", item.choice_labels or "", [str(v) for v in value])
+    return ("text", str(value))
+
+
+def _parts(fields: Iterable[Any], data: dict[str, Any]) -> list[Part]:
+    """The data an event was given, field by field in the form's order; keys that are no
+    field of the form (internal bookkeeping) are left out."""
+    return [
+        (spec.label_key, _value_of(spec, data[spec.name]))
+        for spec in fields
+        if spec.name in data and data[spec.name] not in (None, "", [])
+    ]
+
+
+def _people(session: Session, ids: Iterable[int | None]) -> dict[int, tuple[str, str]]:
+    """user id -> (display name, role), for the names a page shows."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {
+        u.id: (u.full_name or u.username, u.role)
+        for u in session.scalars(sa.select(User).where(User.id.in_(wanted)))
+    }
+
+
+def _story(session: Session, case: Case, since: datetime | None = None) -> list[dict[str, Any]]:
+    """The case's record as people read it: who (name and role), when, what (the event),
+    the step it led to, and the data given — plus assignments, which are not events."""
+    workflow = get_workflow(case.workflow)
+    transitions = session.scalars(
+        sa.select(CaseTransition)
+        .where(CaseTransition.case_id == case.id)
+        .where(CaseTransition.occurred_at > since if since else sa.true())
+        .order_by(CaseTransition.seq)
+    ).all()
+    from casework.models import AuditEvent
+
+    assignments = session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.case_id == case.id, AuditEvent.action == "case.assigned")
+        .where(AuditEvent.occurred_at > since if since else sa.true())
+        .order_by(AuditEvent.id)
+    ).all()
+    named = _people(
+        session,
+        [t.actor_id for t in transitions]
+        + [a.actor_id for a in assignments]
+        + [a.summary.get("after", {}).get("assignee_id") for a in assignments],
+    )
+    entries: list[dict[str, Any]] = []
+    for t in transitions:
+        spec = workflow.events.get(t.event)
+        who = named.get(t.actor_id) if t.actor_id else None
+        entries.append(
+            {
+                "at": t.occurred_at,
+                "who": who[0] if who else None,
+                "role": who[1] if who else None,
+                "event": t.event,
+                "to": t.to_state if t.to_state != t.from_state else None,
+                "parts": _parts(spec.fields, t.data) if spec else [],
+            }
+        )
+    for a in assignments:
+        who = named.get(a.actor_id) if a.actor_id else None
+        officer = named.get(a.summary.get("after", {}).get("assignee_id"))
+        entries.append(
+            {
+                "at": a.occurred_at,
+                "who": who[0] if who else None,
+                "role": who[1] if who else None,
+                "event": "assign",
+                "to": None,
+                "parts": [("assignee_name", ("text", officer[0]))] if officer else [],
+            }
+        )
+    entries.sort(key=lambda e: e["at"])
+    for e in entries:
+        e["at"] = _iso(e["at"])
+    return entries
+
+
+def _notes(session: Session, case: Case) -> list[dict[str, Any]]:
+    from casework.models import CaseNote
+
+    rows = session.scalars(
+        sa.select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)
+    ).all()
+    named = _people(session, [n.author_id for n in rows])
+    return [
+        {
+            "at": _iso(n.created_at),
+            "who": named.get(n.author_id, ("—", ""))[0] if n.author_id else "—",
+            "role": named.get(n.author_id, ("", ""))[1] if n.author_id else "",
+            "body": n.body,
+        }
+        for n in rows
+    ]
+
+
+def _attachments(session: Session, case: Case) -> list[dict[str, Any]]:
+    from casework.models import CaseAttachment
+
+    rows = session.scalars(
+        sa.select(CaseAttachment)
+        .where(CaseAttachment.case_id == case.id)
+        .order_by(CaseAttachment.id)
+    ).all()
+    named = _people(session, [a.uploaded_by_id for a in rows])
+    return [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "title": a.title,
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "at": _iso(a.created_at),
+            "who": named.get(a.uploaded_by_id, ("—", ""))[0] if a.uploaded_by_id else "—",
+        }
+        for a in rows
+    ]
+
+
+def case_file(
+    db: Database, actor: User, case_id: int, purpose: str = "page", now: datetime | None = None
+) -> dict[str, Any]:
+    """The case page (and its print view): the case as `actor` may see it, and for those who
+    see the casework its record in plain language, its notes, attachments and plan. One
+    audited read (`purpose` says which view)."""
+    now = now or utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        case = load_case(session, actor, case_id)
+        view = case_view(session, case, actor, now)
+        view["assignee_name"] = None
+        if case.assignee_id is not None:
+            assignee = _people(session, [case.assignee_id]).get(case.assignee_id)
+            view["assignee_name"] = assignee[0] if assignee else None
+        view["may_assign"] = scope.may_assign(actor) and case.state != "closed"
+        view["files"] = scope.sees_case_files(actor)
+        if view["files"]:
+            view["story"] = _story(session, case)
+            view["notes"] = _notes(session, case)
+            view["attachments"] = _attachments(session, case)
+            view["plan"] = _plan(case)
+        audit.record(
+            uow.session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="case.read",
+            now=now,
+            province_code=case.province_code,
+            case_id=case.id,
+            summary={
+                "view": "full" if scope.sees_identity(actor) else "referred",
+                "purpose": purpose,
+            },
+        )
+        uow.commit()
+    return view
+
+
+def _plan(case: Case) -> list[Part]:
+    """The plan's measures (Mẫu 04) as the history shows them."""
+    workflow = get_workflow(case.workflow)
+    plan = case.facts.get("plan") or {}
+    spec = workflow.events["submit_plan"]
+    return _parts(spec.fields, plan) if isinstance(plan, dict) else []
+
+
+def changes_since(db: Database, actor: User, case_id: int, since: datetime) -> list[dict[str, Any]]:
+    """What others changed on a case after `since` (the time a form was drawn): for the
+    notice of a stale form. Only for those who see the casework; others get []."""
+    with db.uow(readonly=True) as uow:
+        case = load_case(uow.session, actor, case_id)
+        if not scope.sees_casework(actor):
+            return []
+        return _story(uow.session, case, since)
+
+
+# --- the case list's choices and advice contacts -------------------------------------------
+
+
+def list_choices(db: Database, actor: User) -> dict[str, Any]:
+    """What the list's filters offer the actor: officers (by username, with their names)
+    and, for the province office, the communes of the province."""
+    with db.uow(readonly=True) as uow:
+        officers = [
+            (u.username, u.full_name or u.username)
+            for u in uow.session.scalars(
+                sa.select(User).where(scope.assignee_filter(actor)).order_by(User.username)
+            )
+        ]
+        communes: list[tuple[str, str]] = []
+        if scope.filters_by_commune(actor):
+            communes = [
+                (code, name)
+                for code, name in uow.session.execute(
+                    sa.select(AdministrativeUnit.code, AdministrativeUnit.name)
+                    .where(
+                        AdministrativeUnit.province_code == actor.province_code,
+                        AdministrativeUnit.level == "commune",
+                        AdministrativeUnit.valid_to.is_(None),
+                    )
+                    .order_by(AdministrativeUnit.name)
+                )
+            ]
+    return {"officers": officers, "communes": communes}
+
+
+_PHONE = re.compile(r"\+?[0-9][0-9 .\-]{5,18}[0-9]")
+
+
+def phone_digits(text: str) -> str | None:
+    """The digits of a phone number as searched (+84… and 0… are the same number), or None
+    if `text` is not one."""
+    if not _PHONE.fullmatch(text.strip()):
+        return None
+    digits = re.sub(r"[^0-9]", "", text)
+    if text.strip().startswith("+84") or (digits.startswith("84") and len(digits) >= 11):
+        digits = "0" + digits[2:]
+    return digits
+
+
+def _stored_phone() -> ColumnElement[str]:
+    """The reporter's phone as stored, reduced to digits with a national 0 (in SQL)."""
+    raw = Report.reporter["phone"].as_string()
+    for ch in (" ", ".", "-", "+"):
+        raw = sa.func.replace(raw, ch, "")
+    return sa.case(
+        (sa.and_(raw.like("84%"), sa.func.length(raw) >= 11), "0" + sa.func.substr(raw, 3)),
+        else_=raw,
+    )
+
+
+def find_contacts(
+    db: Database, actor: User, search: str, limit: int = 50, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Advice-only contacts (no case) that match a child's name (with or without
+    diacritics) or the reporter's phone, for intake staff and the province office
+    (scope.py). The search is an audited read (its count, never what was searched)."""
+    from casework.names import name_key
+
+    if not scope.may_search_contacts(actor) or not search.strip():
+        return []
+    now = now or utcnow()
+    text = search.strip()
+    matches: list[ColumnElement[bool]] = []
+    if key := name_key(text):
+        matches.append(Child.name_key.contains(key, autoescape=True))  # joined below
+    if digits := phone_digits(text):
+        matches.append(_stored_phone().contains(digits, autoescape=True))
+    statement = (
+        sa.select(Report, Child)
+        .outerjoin(Child, Report.child_id == Child.id)
+        .where(
+            Report.kind == "advice",
+            Report.case_id.is_(None),
+            scope.contact_filter(actor),
+            sa.or_(*matches) if matches else sa.false(),
+        )
+        .order_by(Report.received_at.desc(), Report.id.desc())
+        .limit(limit)
+    )
+    with db.uow() as uow:
+        rows = [
+            {
+                "received_at": _iso(r.received_at),
+                "channel": r.channel,
+                "child": c.full_name if c else None,
+                "reporter": r.reporter.get("name") or None,
+                "phone": r.reporter.get("phone") or None,
+                "description": r.description,
+            }
+            for r, c in uow.session.execute(statement)
+        ]
+        audit.record(
+            uow.session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="contacts.searched",
+            now=now,
+            province_code=actor.province_code,
+            summary={"found": len(rows)},
+        )
+        uow.commit()
+    return rows

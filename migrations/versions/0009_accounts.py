@@ -4,7 +4,7 @@ Failed sign-ins and the lockout are kept on the user row, so every process sees 
 recovery codes are stored hashed.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-26 12:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import casework.models.base
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -35,3 +35,41 @@ def test_officer_signs_in_sees_the_case_and_its_escalation(
     assert page.locator("#site-menu .badge").inner_text() == str(int(badge) - 1)
     page.click("text=English")
     assert page.locator("h1").inner_text() == "Notifications"
+
+
+def test_a_stale_form_keeps_what_was_typed_and_names_the_change(
+    server, browser_page, db, people
+) -> None:
+    """Two people at once: the officer types a plan while the chair reassigns the case; the
+    officer's send is refused, the notice says who changed what, the typed plan is kept."""
+    from datetime import date, timedelta
+
+    from tests.e2e.test_actions import plan_case
+
+    people.make("officer.b", "officer", "20194")
+    case = plan_case(db, people)
+    officer = browser_page
+    chair = officer.context.browser.new_context().new_page()
+    for page, username in ((officer, "officer"), (chair, "chair")):
+        page.goto(f"{server}/login")
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        page.click("#submit")
+        page.wait_for_url(f"{server}/")
+    officer.goto(f"{server}/cases/{case['id']}/actions/submit_plan")
+    officer.select_option("#measures-0-agency_kind", "police")
+    officer.fill("#measures-0-action", "Xác minh tại nhà, gặp riêng trẻ")
+    officer.fill("#measures-0-due_date", (date.today() + timedelta(days=20)).isoformat())
+    chair.goto(f"{server}/cases/{case['id']}/assign")
+    chair.select_option("#assignee", "officer.b")
+    chair.click("button[type=submit].btn-primary")
+    chair.wait_for_url(f"{server}/cases/{case['id']}")
+    officer.click("form.event-form button[type=submit].btn-primary")
+    notice = officer.locator(".conflict").inner_text()
+    assert "người khác đã thay đổi ca này" in notice
+    assert "Phân công người phụ trách" in notice and "Chủ tịch UBND cấp xã" in notice
+    assert officer.input_value("#measures-0-action") == "Xác minh tại nhà, gặp riêng trẻ"
+    # Sent again, on the case as it is now: done.
+    officer.click("form.event-form button[type=submit].btn-primary")
+    officer.wait_for_url(f"{server}/cases/{case['id']}")
+    assert "Phê duyệt kế hoạch" in officer.content()

@@ -43,3 +43,38 @@ def test_a_bad_horizon_is_named_and_others_get_not_found(client, db, people) -> 
         login(client, role)
         assert client.get("/dashboard").status_code == 404, role
         client.post("/logout")
+
+
+def test_each_tile_leads_to_exactly_the_cases_it_counts(client, db, people) -> None:
+    import re
+
+    from casework.deadlines import sweep
+    from tests.conftest import at
+
+    for n, state in enumerate(("transferred", "initial_assessment", "plan_approval")):
+        case_in(
+            db,
+            people,
+            state,
+            child={"full_name": f"Trẻ {n}", "sex": "male", "age_years": 5, "unit_code": "20194"},
+        )
+    sweep(db, at("2027-02-05T10:00:00"))
+    login(client, "province")
+    page = client.get("/dashboard?hours=720")
+    links = re.findall(
+        r'href="(/\?tile=[^"]+)"[^>]*>\s*<div class="card-body">\s*'
+        r'<div class="display-6 fw-semibold">(\d+)</div>',
+        page.text,
+    )
+    assert len(links) == 5
+    for href, count in links:
+        listed = client.get(href.replace("&amp;", "&"))
+        assert listed.status_code == 200, href
+        rows = listed.text.count("<tr class=") if "<tbody>" in listed.text else 0
+        shown = len(re.findall(r'href="/cases/\d+"', listed.text))
+        assert shown == int(count), (href, count, shown, rows)
+    # The table's links narrow further: one commune, one officer.
+    commune_link = re.search(r'href="(/\?tile=[^"]*commune=20194[^"]*)"', page.text)
+    assert (
+        commune_link and client.get(commune_link.group(1).replace("&amp;", "&")).status_code == 200
+    )

@@ -23,6 +23,15 @@ SIGNED_IN = row(200, anonymous=302)
 MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "cases.index": ("/", row(200, anonymous=302, police=302)),
     "cases.detail": ("/cases/{case}", row(200, anonymous=302, officer_2=404, admin=404)),
+    "cases.print_view": (
+        "/cases/{case}/print",
+        row(200, anonymous=302, officer_2=404, admin=404),
+    ),
+    # Chairs and the province name the officer; others do not see the page.
+    "cases.assign": ("/cases/{case}/assign", row(404, anonymous=302, chair=200, province=200)),
+    "cases.add_note": ("/cases/{case}/notes", row(405)),
+    "cases.upload": ("/cases/{case}/attachments", row(405)),
+    "cases.download": ("/attachments/1", row(404, anonymous=302)),  # none stored yet
     "actions.act": (
         "/cases/{case}/actions/start_review",  # the officer's next step on this case
         row(404, anonymous=302, officer=200),

@@ -89,9 +89,7 @@ def test_a_report_to_a_closed_case_through_the_browser(
     story.sign_in("chair")
     story.act(case_id, "accept")
     story.photograph("accept")
-    page.select_option("#assignee", "officer") if page.locator(
-        "select#assignee"
-    ).count() else page.fill("#assignee", "officer")
+    page.select_option("#assignee", "officer")  # the commune's officers, by name
     story.submit()
     story.state("Đánh giá ban đầu")
 

@@ -19,6 +19,7 @@ from casework.errors import Conflict, EventNotAllowed, PermissionDenied, Validat
 from casework.services import cases, queries
 from casework.services.forms import Kind, event_spec
 from web import get_db
+from web.cases.routes import changed_since, opened_at
 from web.forms import event_form, option_names, payload, show_errors
 from web.labels import label
 
@@ -55,7 +56,7 @@ def act(case_id: int, event: str) -> Any:
     options = queries.field_options(db, actor, case_id, option_names(spec.fields))
     form = event_form(spec.fields, request.form if posted else None, _rows(spec.fields), options)
     problems: dict[str, str] = {}
-    conflict = None
+    conflict: list[dict[str, Any]] | None = None
     refused = False
     if not posted:
         form.version.data = str(view["version"])
@@ -70,7 +71,7 @@ def act(case_id: int, event: str) -> Any:
         except ValidationError as error:
             refused, problems = True, show_errors(form, error.errors)
         except Conflict as error:
-            conflict = _changed_meanwhile(view)
+            conflict = changed_since(case_id)
             form.version.data = str(error.current_version or view["version"])
         except EventNotAllowed as error:
             refused, problems = True, {"": error.message}
@@ -87,10 +88,5 @@ def act(case_id: int, event: str) -> Any:
         form=form,
         problems=problems,
         conflict=conflict,
-    ), (409 if conflict else 422 if refused else 200)
-
-
-def _changed_meanwhile(view: dict[str, Any]) -> dict[str, Any] | None:
-    """The latest change to the case (who, what, when), read as the user sees the case."""
-    history = view.get("history") or []
-    return history[-1] if history else None
+        opened_at=opened_at(conflict is not None),
+    ), (409 if conflict is not None else 422 if refused else 200)
