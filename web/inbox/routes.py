@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from casework.services.notifications import mark_all_read, mark_read
@@ -40,12 +41,7 @@ def read_all() -> Any:
     raw = request.form.get("up_to", "")
     up_to = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
     count = mark_all_read(get_db(), current_user.user, up_to=up_to)
-    flash(
-        ngettext(
-            "%(num)d notification marked as read.", "%(num)d notifications marked as read.", count
-        ),
-        "success",
-    )
+    flash(_("Notifications marked as read: %(num)d.", num=count), "success")
     return redirect(url_for("inbox.index"))
 
 
