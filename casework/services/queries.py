@@ -513,6 +513,7 @@ def inbox_page(
             agency_kind=agency_kind,
         )
         subject, body = texts or (note.subject, note.body)
+        subject = subject.removeprefix(f"[{reference}] ")  # the block names the case
         item = items.setdefault(key, {"ids": [], "rungs": [], "read": True})
         item["ids"].append(note.id)
         item["read"] = item["read"] and note.read_at is not None

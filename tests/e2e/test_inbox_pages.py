@@ -66,6 +66,7 @@ def test_one_block_per_case_and_one_item_per_deadline(client, db, people) -> Non
     assert "Sắp đến hạn: phân công xử lý" not in page
     assert "Đã nhắc hạn" in page and "Quá hạn" in page  # the item's history of rungs
     assert "Ca được chuyển đến địa bàn" in page  # the case's arrival, in the same block
+    assert f"[{first['reference']}]" not in page  # the block names the case, not each item
 
 
 def test_an_item_shows_the_clocks_due_time_not_the_sweep_time(client, db, people) -> None:
@@ -86,7 +87,7 @@ def test_texts_follow_the_readers_language_at_reading_time(client, db, people) -
     case = overdue_case(db, people)
     login(client, "chair")  # a Vietnamese user: the notices were written in Vietnamese
     page = client.get("/inbox?lang=en").text
-    assert f"[{case['reference']}] OVERDUE: assignment" in page
+    assert "<strong>OVERDUE: assignment</strong>" in page and f"Case {case['reference']}" in page
     assert "A case was transferred to your commune" in page
     assert "QUÁ HẠN" not in page and "Ca được chuyển" not in page
     assert "Mark all as read" in page and "Notifications" in page
@@ -220,3 +221,16 @@ def test_empty_inbox_in_both_languages(client, db, people) -> None:
     login(client, "admin")
     assert "Không có thông báo." in client.get("/inbox").text
     assert "No notifications." in client.get("/inbox?lang=en").text
+
+
+def test_an_agency_sees_its_new_task_and_when_it_is_due(client, db, people) -> None:
+    from tests.helpers import case_in
+
+    view = case_in(db, people, "implementing")
+    login(client, "police")
+    page = client.get("/inbox").text
+    assert "Nhiệm vụ mới: nhiệm vụ của công an" in page and view["reference"] in page
+    assert "<strong>31/12/2027</strong>" in page  # the task's due date from the plan
+    assert "Lan" not in page  # the child's name is nowhere in the inbox
+    english = client.get("/inbox?lang=en").text
+    assert "New task: task for police" in english
