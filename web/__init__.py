@@ -108,7 +108,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
             if not current_user.is_authenticated:
                 return 0
             if "unread" not in g:
-                g.unread = queries.unread_count(db, current_user.user)
+                g.unread = queries.unread_count(db, current_user.user, items=True)
             return int(g.unread)
 
         return {"unread_count": count}

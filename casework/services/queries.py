@@ -568,16 +568,23 @@ def _agency_context(
     return kind, {(c, created): (due, status) for c, created, due, status in tasks}
 
 
-def unread_count(db: Database, user: User) -> int:
+def unread_count(db: Database, user: User, items: bool = False) -> int:
+    """The user's unread notifications; with `items`, as the inbox shows them (a
+    deadline's unread rungs are one item): the number on the menu's badge."""
     with db.uow(readonly=True) as uow:
-        return int(
-            uow.session.scalar(
-                sa.select(sa.func.count(Notification.id)).where(
-                    Notification.user_id == user.id, Notification.read_at.is_(None)
-                )
-            )
-            or 0
+        unread = sa.and_(Notification.user_id == user.id, Notification.read_at.is_(None))
+        if not items:
+            count = uow.session.scalar(sa.select(sa.func.count(Notification.id)).where(unread))
+            return int(count or 0)
+        notices = sa.func.count(sa.case((Notification.fired_rung_id.is_(None), 1)))
+        deadlines = sa.func.count(sa.distinct(FiredRung.deadline_id))
+        count = uow.session.scalar(
+            sa.select(notices + deadlines)
+            .select_from(Notification)
+            .outerjoin(FiredRung, FiredRung.id == Notification.fired_rung_id)
+            .where(unread)
         )
+        return int(count or 0)
 
 
 # --- administration ------------------------------------------------------------------------

@@ -67,6 +67,8 @@ def test_one_block_per_case_and_one_item_per_deadline(client, db, people) -> Non
     assert "Đã nhắc hạn" in page and "Quá hạn" in page  # the item's history of rungs
     assert "Ca được chuyển đến địa bàn" in page  # the case's arrival, in the same block
     assert f"[{first['reference']}]" not in page  # the block names the case, not each item
+    badge = int(re.search(r'unread-count">(\d+)<', page)[1])
+    assert badge == page.count('class="list-group-item inbox-unread"') < unread(db, "chair")
 
 
 def test_an_item_shows_the_clocks_due_time_not_the_sweep_time(client, db, people) -> None:
