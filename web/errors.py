@@ -155,8 +155,12 @@ def register(app: Flask) -> None:
         status = status_for(error)
         if request.path.startswith("/api/"):
             return jsonify(_bounded_body(error.to_dict())), status
-        # The services speak English: their message is a detail for English readers only.
+        # The services speak English: their message is a detail for English readers only;
+        # everyone is told which fields (parameters) were refused.
         detail = bounded(error.message) if _english() else None
+        if isinstance(error, ValidationError) and not _english():
+            names = ", ".join(bounded(name, FIELD_MAX) for name in error.errors)
+            detail = _("Check: %(fields)s", fields=bounded(names))
         return error_page(status, detail), status
 
     @app.errorhandler(HTTPException)

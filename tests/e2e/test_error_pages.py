@@ -136,3 +136,11 @@ def test_the_input_gate_names_the_field_in_the_readers_language(client, db, peop
 def test_the_api_keeps_its_json_errors(api, db, people) -> None:
     answer = api.get("/cases/999999", "officer")
     assert answer.status_code == 404 and answer.json["error"]
+
+
+def test_a_refused_parameter_is_named_in_both_languages(client, db, people) -> None:
+    login(client, "officer")
+    page = client.get("/inbox?before=abc")
+    assert page.status_code == 422 and "Cần kiểm tra lại: before" in page.text
+    english = client.get("/inbox?before=abc&lang=en")
+    assert "before: must be a whole number" in english.text
