@@ -445,6 +445,7 @@ class CaseStore:
                 )
                 .values(status=PlanTaskStatus.SUPERSEDED)
             )
+        cancelled: set[int] = set()
         if change.cancelled_tasks:
             cancelled = set(
                 conn.scalars(
@@ -458,15 +459,16 @@ class CaseStore:
                     .returning(PlanTask.id)
                 )
             )
-            notices = [
-                {key: value for key, value in notice.items() if key != "task_id"}
-                for notice in change.notices
-                if notice["task_id"] in cancelled
-            ]
-            if notices:
-                conn.execute(
-                    sa.insert(Notification), [{**n, "case_id": change.case.id} for n in notices]
-                )
+        # The event's notices: those of a cancelled task only if it really was cancelled.
+        notices = [
+            {key: value for key, value in notice.items() if key != "task_id"}
+            for notice in change.notices
+            if notice["task_id"] is None or notice["task_id"] in cancelled
+        ]
+        if notices:
+            conn.execute(
+                sa.insert(Notification), [{**n, "case_id": change.case.id} for n in notices]
+            )
         ids = [
             conn.execute(sa.insert(PlanTask).values(**task).returning(PlanTask.id)).scalar_one()
             for task in change.new_tasks
@@ -542,14 +544,16 @@ PG_WRITE = (
     " AND (t.status = 'proposed' AND t.id = ANY(%(superseded)s)"
     " OR t.status IN ('proposed', 'accepted') AND t.id = ANY(%(cancelled_tasks)s))"
     " RETURNING t.id, t.status),"
-    # The agencies of the tasks actually cancelled are told (a task answered meanwhile is not).
+    # The event's notices (no task) and those to the agencies of the tasks actually
+    # cancelled (a task answered meanwhile is not).
     " notices AS (INSERT INTO notifications (user_id, case_id, kind, subject, body, created_at,"
     " mail_status, mail_attempts, next_attempt_at, last_error) SELECT n.user_id, upd_case.id,"
     " n.kind, n.subject, n.body, n.created_at, n.mail_status, 0, n.next_attempt_at, ''"
     " FROM upd_case, json_to_recordset(%(notices)s::json) AS n(task_id integer,"
     " user_id integer, kind text, subject text, body text, created_at timestamptz,"
     " mail_status text, next_attempt_at timestamptz)"
-    " JOIN sup_tasks ON sup_tasks.id = n.task_id AND sup_tasks.status = 'cancelled'),"
+    " LEFT JOIN sup_tasks ON sup_tasks.id = n.task_id"
+    " WHERE n.task_id IS NULL OR sup_tasks.status = 'cancelled'),"
     # Then the clocks that stop. A case has at most one open clock per rule and task: that is
     # how a clock to stop is found (it may have been opened by a write still in the same
     # batch), and one stopped meanwhile (an agency's answer) is left as it is.

@@ -384,6 +384,25 @@ EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "[{ref}] Ca đã kết thúc được mở lại do có tin báo mới",
             "Ca {ref}: có tin báo mới về trẻ nên ca được mở lại; cần đánh giá ban đầu.\n{link}",
         ),
+        "plan.submitted": (
+            "[{ref}] Kế hoạch chờ phê duyệt",
+            "Ca {ref}: kế hoạch hỗ trợ, can thiệp đã được trình và đang chờ phê duyệt.\n{link}",
+        ),
+        "plan.returned": (
+            "[{ref}] Kế hoạch bị trả lại",
+            "Ca {ref}: kế hoạch hỗ trợ, can thiệp đã bị trả lại để chỉnh sửa; lý do ghi trong "
+            "hồ sơ ca.\n{link}",
+        ),
+        "task.referred": (
+            "[{ref}] Nhiệm vụ mới: {task}",
+            "Ca {ref}: cơ quan được giao {task} theo kế hoạch đã được phê duyệt. Đề nghị "
+            "nhận hoặc từ chối nhiệm vụ.\n{link}",
+        ),
+        "case.transferred_in": (
+            "[{ref}] Ca được chuyển đến địa bàn",
+            "Ca {ref} đã được chuyển đến địa bàn của đơn vị; cần tiếp nhận và phân công "
+            "người phụ trách.\n{link}",
+        ),
     },
     "en": {
         "case.report_linked": (
@@ -409,6 +428,26 @@ EVENT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Case {ref}: a new report on the child reopened the case; an initial "
             "assessment is due.\n{link}",
         ),
+        "plan.submitted": (
+            "[{ref}] A plan awaits your approval",
+            "Case {ref}: the support and intervention plan was submitted and awaits "
+            "approval.\n{link}",
+        ),
+        "plan.returned": (
+            "[{ref}] The plan was returned",
+            "Case {ref}: the support and intervention plan was sent back for changes; the "
+            "reason is on the case.\n{link}",
+        ),
+        "task.referred": (
+            "[{ref}] New task: {task}",
+            "Case {ref}: your agency is given the {task} under the approved plan. Please "
+            "accept or decline it.\n{link}",
+        ),
+        "case.transferred_in": (
+            "[{ref}] A case was transferred to your commune",
+            "Case {ref} was transferred to your commune; it needs to be accepted and "
+            "assigned.\n{link}",
+        ),
     },
 }
 
@@ -426,18 +465,99 @@ def case_staff(session: Session, unit_id: int, assignee_id: int | None) -> list[
 
 
 def notice_rows(
-    users: list[User], kind: str, case_id: int, reference: str, base_url: str, now: datetime
+    users: list[User],
+    kind: str,
+    case_id: int,
+    reference: str,
+    base_url: str,
+    now: datetime,
+    agency_kind: str | None = None,
 ) -> list[dict[str, Any]]:
     """Inbox + outbox rows for `users`, each in the user's language: a case reference and a
-    link, never a name."""
-    values = {"ref": reference, "link": f"{base_url.rstrip('/')}/cases/{case_id}"}
-    return [
-        {
-            **_notice(user, kind, EVENT_TEMPLATES[_language(user)][kind], values, now),
-            "case_id": case_id,
-        }
-        for user in users
-    ]
+    link, never a name (`agency_kind` names a task: task.referred)."""
+    link = f"{base_url.rstrip('/')}/cases/{case_id}"
+    rows = []
+    for user in users:
+        lang = _language(user)
+        values = {"ref": reference, "link": link}
+        if agency_kind is not None:
+            values["task"] = labels.agency_task(agency_kind, lang)
+        rows.append(
+            {**_notice(user, kind, EVENT_TEMPLATES[lang][kind], values, now), "case_id": case_id}
+        )
+    return rows
+
+
+# --- who hears of an event (the case store writes these rows in the event's statement) ---
+
+
+def unit_users(session: Session, unit_id: int, roles: tuple[str, ...]) -> list[User]:
+    """The active users of `roles` at a unit (the roles come from the workflow: who may
+    fire the event the notice asks for)."""
+    return _active(session, User.role.in_(roles), User.unit_id == unit_id)
+
+
+def case_officers(session: Session, unit_id: int, assignee_id: int | None) -> list[User]:
+    """The case's officer, or every officer of its commune while nobody is assigned."""
+    if assignee_id is not None:
+        return _active(session, User.id == assignee_id)
+    return _active(session, User.role == Role.OFFICER, User.unit_id == unit_id)
+
+
+def agency_users(session: Session, agency_id: int) -> list[User]:
+    return _active(session, User.role == Role.AGENCY, User.agency_id == agency_id)
+
+
+def event_notices(
+    users: list[User],
+    kind: str,
+    case_id: int,
+    reference: str,
+    base_url: str,
+    now: datetime,
+    actor_id: int | None = None,
+    agency_kind: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows for an event's notices, for the case store to write with the event itself (no
+    `task_id`: written whenever the event is). Nobody is told what they did themselves."""
+    told = [user for user in users if user.id != actor_id]
+    rows = notice_rows(told, kind, case_id, reference, base_url, now, agency_kind)
+    return [{**row, "task_id": None} for row in rows]
+
+
+# --- the inbox: what a notice says, in the reader's language at the time of reading ------
+
+
+def reread(
+    lang: str,
+    kind: str,
+    reference: str,
+    *,
+    step: str | None = None,
+    rule: str | None = None,
+    due: datetime | None = None,
+    agency_kind: str | None = None,
+) -> tuple[str, str] | None:
+    """A stored notice's subject and body again, in `lang` (without the link: the inbox
+    shows its own), or None when the notice cannot be rendered anew (the stored text is
+    shown then)."""
+    lang = lang if lang in labels.LANGUAGES else labels.DEFAULT
+    if kind.startswith("deadline.") and step is not None and due is not None:
+        subject, body = render(
+            lang, kind.split(".", 1)[1], reference, step, due, "", agency_kind, rule
+        )
+        return subject, body.strip()
+    values = {"ref": reference, "link": ""}
+    if agency_kind is not None:
+        values["task"] = labels.agency_task(agency_kind, lang)
+    if kind == "task.cancelled":
+        texts = TASK_CANCELLED[lang] if agency_kind is not None else None
+    else:
+        texts = EVENT_TEMPLATES[lang].get(kind)
+    if texts is None or ("{task}" in texts[0] + texts[1] and "task" not in values):
+        return None
+    subject, body = texts
+    return subject.format(**values), body.format(**values).strip()
 
 
 def tell(

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -57,6 +58,10 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    # Flask-Login's "Please log in to access this page." in the reader's language.
+    login_manager.login_message = _l("Please sign in to open this page.")
+    login_manager.localize_callback = str  # the lazy text, in the request's language
+    login_manager.login_message_category = "info"
     babel.init_app(app, locale_selector=select_locale)
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)  # no CDN: every file from here
     bootstrap.init_app(app)
@@ -116,7 +121,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
             if not current_user.is_authenticated:
                 return 0
             if "unread" not in g:
-                g.unread = queries.unread_count(db, current_user.user)
+                g.unread = queries.unread_count(db, current_user.user, items=True)
             return int(g.unread)
 
         return {"unread_count": count}

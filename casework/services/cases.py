@@ -77,10 +77,31 @@ def _recorded(ctx: EventContext, **extra: Any) -> dict[str, Any]:
 def _transfer(ctx: EventContext) -> None:
     if ctx.data.get("unit_code"):
         _move_to(ctx, ctx.data["unit_code"])
+    _tell_commune(ctx)
 
 
 def _transfer_out(ctx: EventContext) -> None:
     _move_to(ctx, ctx.data["unit_code"], must_differ=True)
+    _tell_commune(ctx)
+
+
+def _base_url(ctx: EventContext) -> str:
+    return str(ctx.store.settings.extra.get("base_url", ""))
+
+
+def _tell(ctx: EventContext, users: list[User], kind: str, agency_kind: str | None = None) -> None:
+    """Notices the event's own write carries (reference and link only)."""
+    case = ctx.case
+    actor_id = ctx.actor.id if ctx.actor else None
+    ctx.notices += notify.event_notices(
+        users, kind, case.id, case.reference, _base_url(ctx), ctx.now, actor_id, agency_kind
+    )
+
+
+def _tell_commune(ctx: EventContext) -> None:
+    """The commune the case is transferred to — from the intake point or from another
+    commune — hears of it: its officers and chairs (it accepts and assigns the case)."""
+    _tell(ctx, notify.case_staff(ctx.session, ctx.case.unit_id, None), "case.transferred_in")
 
 
 def _move_to(ctx: EventContext, code: str, must_differ: bool = False) -> None:
@@ -111,7 +132,7 @@ def _cancel_open_tasks(ctx: EventContext) -> None:
         .where(PlanTask.id.in_(ctx.cancelled_tasks))
         .order_by(PlanTask.id)
     )
-    ctx.notices = task_cancelled_notices(
+    ctx.notices += task_cancelled_notices(
         ctx.session, case.reference, [(t, a, k) for t, a, k in agencies], ctx.now
     )
 
@@ -148,6 +169,10 @@ def _close(ctx: EventContext) -> None:
 
 def _plan_submitted(ctx: EventContext) -> None:
     ctx.facts["plan"] = _recorded(ctx)
+    # Who approves is the workflow's word: the roles that may fire the approval, at the
+    # case's commune.
+    approvers = get_workflow(ctx.case.workflow).events["approve_plan"].by
+    _tell(ctx, notify.unit_users(ctx.session, ctx.case.unit_id, approvers), "plan.submitted")
 
 
 def _plan_approved(ctx: EventContext) -> None:
@@ -169,11 +194,10 @@ def _plan_approved(ctx: EventContext) -> None:
         ctx.task_clocks += task_clocks(
             case, rules, calendar, kind, due, ctx.now, len(ctx.new_tasks)
         )
-        ctx.new_tasks.append(
-            task_row(
-                case.id, kind, _agency_for(ctx.store, case, kind), measure["action"], due, ctx.now
-            )
-        )
+        agency_id = _agency_for(ctx.store, case, kind)
+        ctx.new_tasks.append(task_row(case.id, kind, agency_id, measure["action"], due, ctx.now))
+        if agency_id is not None:  # the agency hears of its task (and may now see the case)
+            _tell(ctx, notify.agency_users(ctx.session, agency_id), "task.referred", kind)
 
 
 def _agency_for(store: CaseStore, case: CaseRow, kind: str) -> int | None:
@@ -229,6 +253,8 @@ def _plan_returned(ctx: EventContext) -> None:
     plan = dict(ctx.facts.get("plan", {}))
     plan["returned"] = _recorded(ctx)
     ctx.facts["plan"] = plan
+    officers = notify.case_officers(ctx.session, ctx.case.unit_id, ctx.case.assignee_id)
+    _tell(ctx, officers, "plan.returned")
 
 
 def _reopen(ctx: EventContext) -> None:

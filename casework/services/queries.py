@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from casework import audit, scope
+from casework import audit, notify, scope
 from casework.casestore import CaseRow, CaseStore, Clock, TaskRow
 from casework.clock import utcnow
 from casework.db import Database
@@ -23,6 +23,7 @@ from casework.deadlines import deadline_status
 from casework.errors import NotFound
 from casework.models import (
     AdministrativeUnit,
+    Agency,
     Case,
     CaseTransition,
     Child,
@@ -579,16 +580,139 @@ def inbox(
         ]
 
 
-def unread_count(db: Database, user: User) -> int:
+#: Cases per page of the inbox (each with all its notices to the reader).
+INBOX_CASES_PER_PAGE = 10
+
+
+def inbox_page(
+    db: Database,
+    user: User,
+    lang: str,
+    before: int | None = None,
+    per_page: int = INBOX_CASES_PER_PAGE,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The reader's inbox, one block per case, newest first, `per_page` cases a page
+    (keyset: `before` is the `next` of the page before). A deadline's reminder, overdue
+    and escalation are one item — its latest state — with the clock's due time; every
+    text is rendered in `lang`, the reader's language now (the stored text, written in
+    the language of the day it was sent, only where a notice cannot be rendered anew)."""
+    now = now or utcnow()
     with db.uow(readonly=True) as uow:
-        return int(
-            uow.session.scalar(
-                sa.select(sa.func.count(Notification.id)).where(
-                    Notification.user_id == user.id, Notification.read_at.is_(None)
-                )
-            )
-            or 0
+        session = uow.session
+        latest = sa.func.max(Notification.id)
+        groups_query = (
+            sa.select(Notification.case_id, latest)
+            .where(Notification.user_id == user.id)
+            .group_by(Notification.case_id)
+            .order_by(latest.desc())
+            .limit(per_page + 1)
         )
+        if before is not None:
+            groups_query = groups_query.having(latest < before)
+        groups = [(case_id, top) for case_id, top in session.execute(groups_query)]
+        more = len(groups) > per_page
+        groups = groups[:per_page]
+        case_ids = [case_id for case_id, _top in groups if case_id is not None]
+        in_groups: ColumnElement[bool] = Notification.case_id.in_(case_ids)
+        if any(case_id is None for case_id, _top in groups):
+            in_groups = sa.or_(in_groups, Notification.case_id.is_(None))
+        rows = session.execute(
+            sa.select(Notification, Case.reference, FiredRung.rung, Deadline, PlanTask.agency_kind)
+            .outerjoin(Case, Case.id == Notification.case_id)
+            .outerjoin(FiredRung, FiredRung.id == Notification.fired_rung_id)
+            .outerjoin(Deadline, Deadline.id == FiredRung.deadline_id)
+            .outerjoin(PlanTask, PlanTask.id == Deadline.task_id)
+            .where(Notification.user_id == user.id, in_groups)
+            .order_by(Notification.id)
+        ).all()
+        own_kind, referred = _agency_context(session, user, case_ids)
+    items: dict[Any, dict[str, Any]] = {}
+    for note, reference, rung, deadline, task_kind in rows:
+        key = ("deadline", deadline.id) if deadline is not None else ("notice", note.id)
+        agency_kind = task_kind or (own_kind if note.kind.startswith("task.") else None)
+        texts = notify.reread(
+            lang,
+            note.kind,
+            reference or "",
+            step=deadline.step if deadline is not None else None,
+            rule=deadline.rule if deadline is not None else None,
+            due=deadline.due_at if deadline is not None else None,
+            agency_kind=agency_kind,
+        )
+        subject, body = texts or (note.subject, note.body)
+        subject = subject.removeprefix(f"[{reference}] ")  # the block names the case
+        item = items.setdefault(key, {"ids": [], "rungs": [], "read": True})
+        item["ids"].append(note.id)
+        item["read"] = item["read"] and note.read_at is not None
+        if rung:
+            item["rungs"].append({"rung": rung, "at": note.created_at.isoformat()})
+        item.update(
+            id=note.id,  # the latest: the item shows where the deadline stands now
+            case_id=note.case_id,
+            kind=note.kind,
+            subject=subject,
+            body=body,
+            created_at=note.created_at.isoformat(),
+            opens_case=note.kind != "task.cancelled",  # the agency no longer sees the case
+        )
+        if deadline is not None:
+            item["due_at"] = deadline.due_at.isoformat()
+            item["due_status"] = deadline_status(deadline, now)
+        elif note.kind == "task.referred" and (note.case_id, note.created_at) in referred:
+            due_date, status = referred[(note.case_id, note.created_at)]
+            item["due_date"] = due_date.isoformat()
+            item["task_status"] = status
+    blocks: dict[Any, dict[str, Any]] = {
+        case_id: {"case_id": case_id, "reference": None, "items": [], "unread": 0, "latest": top}
+        for case_id, top in groups
+    }
+    references = {note.case_id: reference for note, reference, *_rest in rows}
+    for item in sorted(items.values(), key=lambda i: i["id"], reverse=True):
+        block = blocks[item["case_id"]]
+        block["reference"] = references.get(item["case_id"])
+        block["items"].append(item)
+        block["unread"] += 0 if item["read"] else 1
+    return {
+        "groups": list(blocks.values()),
+        "next": groups[-1][1] if more and groups else None,
+    }
+
+
+def _agency_context(
+    session: Session, user: User, case_ids: list[int]
+) -> tuple[str | None, dict[tuple[int, datetime], tuple[Any, str]]]:
+    """For an agency's reader: its kind (the kind of every task it is given) and, per case
+    and time, the due date and status of the tasks an approval gave it (a task.referred
+    notice is written at its task's creation time)."""
+    if user.agency_id is None:
+        return None, {}
+    kind = session.scalar(sa.select(Agency.kind).where(Agency.id == user.agency_id))
+    tasks = session.execute(
+        sa.select(PlanTask.case_id, PlanTask.created_at, PlanTask.due_date, PlanTask.status)
+        .where(PlanTask.agency_id == user.agency_id, PlanTask.case_id.in_(case_ids))
+        .order_by(PlanTask.id)
+    )
+    return kind, {(c, created): (due, status) for c, created, due, status in tasks}
+
+
+def unread_count(db: Database, user: User, items: bool = False) -> int:
+    """The user's unread notifications; with `items`, as the inbox shows them (a
+    deadline's unread rungs are one item): the number on the menu's badge."""
+    with db.uow(readonly=True) as uow:
+        unread = sa.and_(Notification.user_id == user.id, Notification.read_at.is_(None))
+        if not items:
+            count = uow.session.scalar(sa.select(sa.func.count(Notification.id)).where(unread))
+            return int(count or 0)
+        notices = sa.func.count(sa.case((Notification.fired_rung_id.is_(None), 1)))
+        deadlines = sa.func.count(sa.distinct(FiredRung.deadline_id))
+        count = uow.session.scalar(
+            sa.select(notices + deadlines)
+            .select_from(Notification)
+            .outerjoin(FiredRung, FiredRung.id == Notification.fired_rung_id)
+            .where(unread)
+        )
+        return int(count or 0)
 
 
 # --- administration ------------------------------------------------------------------------

@@ -30,8 +30,8 @@ def test_officer_signs_in_sees_the_case_and_its_escalation(
     badge = page.locator("#site-menu .badge").inner_text()
     assert int(badge) > 0
     page.click("text=Thông báo")
-    assert page.locator("ul.notes li.unread").count() == int(badge)
-    page.locator("ul.notes li.unread button").first.click()
+    assert page.locator("li.inbox-unread").count() == int(badge)  # one item per deadline
+    page.locator("li.inbox-unread button").first.click()
     assert page.locator("#site-menu .badge").inner_text() == str(int(badge) - 1)
     page.click("text=English")
     assert page.locator("h1").inner_text() == "Notifications"

@@ -4,6 +4,7 @@ in-process scheduler's once-per-server lock."""
 from __future__ import annotations
 
 import multiprocessing
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ def test_inbox_page_and_unread_badge(client, db, people) -> None:
     assert page.status_code == 200
     assert "Chuyển cấp tỉnh" in page.text and case["reference"] in page.text
     assert 'unread-count">' in page.text  # the menu shows the unread count
-    note_id = int(page.text.split("/inbox/")[1].split("/read")[0])
+    note_id = int(re.search(r"/inbox/(\d+)/read", page.text)[1])
     assert client.post(f"/inbox/{note_id}/read").status_code == 302
     assert client.post("/inbox/999999/read").status_code == 404
 

@@ -44,6 +44,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "tasks.answer": ("/tasks/{task}", row(404, anonymous=302, police=200)),
     "inbox.index": ("/inbox", SIGNED_IN),
     "inbox.read": ("/inbox/1/read", row(405)),
+    "inbox.read_all": ("/inbox/read-all", row(405)),
     "auth.password": ("/password", SIGNED_IN),
     "auth.login": ("/login", row(302, anonymous=200)),  # signed in: on to the work
     "auth.logout": ("/logout", row(405)),

@@ -34,7 +34,7 @@ def inbox_of(db, user) -> list[str]:
         return list(
             uow.session.scalars(
                 sa.select(Notification.kind)
-                .where(Notification.user_id == user.id)
+                .where(Notification.user_id == user.id, Notification.kind != "case.transferred_in")
                 .order_by(Notification.id)
             )
         )
@@ -269,11 +269,13 @@ def test_english_users_get_english_text(db, people) -> None:
     sweep(db, at("2027-03-01T20:00:00"))
     subjects = sorted(n["subject"] for n in inbox(db, chair_en))
     assert subjects == [
+        "[48-2027-000001] A case was transferred to your commune",
         "[48-2027-000001] Due soon: assignment",
         "[48-2027-000001] OVERDUE: assignment",
         "[48-2027-000001] OVERDUE: initial assessment",
     ]
     assert sorted(n["subject"] for n in inbox(db, people["chair"])) == [
+        "[48-2027-000001] Ca được chuyển đến địa bàn",
         "[48-2027-000001] QUÁ HẠN: phân công xử lý",
         "[48-2027-000001] QUÁ HẠN: đánh giá ban đầu",
         "[48-2027-000001] Sắp đến hạn: phân công xử lý",

@@ -102,6 +102,7 @@ def test_unanswered_task_escalates_agency_then_supervisor_then_chair(db, people)
                     sa.select(Notification.kind).where(
                         Notification.user_id == people[username].id,
                         Notification.subject.like("%công an%"),
+                        Notification.kind.like("deadline.%"),  # not the task's referral
                     )
                 )
             )
