@@ -16,6 +16,7 @@ from casework.models.cases import (
     ReportKind,
     ReportMatch,
 )
+from casework.models.intake import IntakeDraft, NuisanceContact, NuisanceKind
 from casework.models.notifications import MailStatus, Notification
 from casework.models.sessions import SessionEnd, UserSession
 from casework.models.settings import DeadlineOverride
@@ -47,8 +48,11 @@ __all__ = [
     "DeadlineOverride",
     "DeadlineStatus",
     "FiredRung",
+    "IntakeDraft",
     "MailStatus",
     "Notification",
+    "NuisanceContact",
+    "NuisanceKind",
     "PlanTask",
     "PlanTaskStatus",
     "Report",
