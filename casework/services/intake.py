@@ -39,6 +39,7 @@ from casework.models import (
 from casework.names import exact_name_key, name_key, phone_key, visible
 from casework.rules import province_calendar, province_rules
 from casework.services.cases import history_row, plan_event
+from casework.services.intake_queries import close_name_cases
 from casework.services.queries import _unit_of, event_view
 from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
@@ -561,6 +562,7 @@ def record_report(
         # Looked up (and cached) before batching: a lookup needs its answer at once.
         assert intake.incident is not None
         intake.check_choices()
+        intake.find_close_names()
         province_rules(store, "case", intake.incident.province_code)
         province_calendar(store, intake.incident.province_code)
         with store.batch(), store.transaction():
@@ -610,6 +612,8 @@ class Intake:
             self.residence = commune_ref(store, self.child["unit_code"], "child.unit_code")
         #: The cases the person marked as about a different child (id -> province).
         self.different: dict[int, str] = {}
+        #: Cases on a child whose name is a typo or two away (find_close_names).
+        self.close: list[tuple[Candidate, list[str]]] = []
         self.report = {
             "kind": data["kind"],
             "channel": data["channel"],
@@ -653,6 +657,40 @@ class Intake:
                     {f"different_child_case_ids[{index}]": "is also the case chosen to link to"}
                 )
         self.different = {case_id: visible[case_id] for case_id in different}
+
+    def find_close_names(self) -> None:
+        """Cases on a child whose name is a typo or two away (same birth year and commune):
+        possible matches the search on the folded name misses, for the unit that holds each
+        to confirm — the page suggested them, or said another unit holds one. Read before
+        the writes (committed data): a possible match only asks a person to look."""
+        child, incident = self.child, self.incident
+        if not child.get("full_name") or incident is None:
+            return
+        if "birth_date" in child:
+            years: tuple[int, ...] = (date.fromisoformat(child["birth_date"]).year,)
+        elif "age_years" in child:
+            year = self.data["received_at"].date().year - child["age_years"]
+            years = (year - 1, year)
+        else:
+            return
+        places = [incident.id, *([self.residence.id] if self.residence else [])]
+        session = self.store.session
+        found = close_name_cases(session, child["full_name"], years, places)
+        close = {case_id: reasons for case_id, reasons in found.items() if "name_close" in reasons}
+        if not close:
+            return
+        rows = session.execute(
+            sa.select(*_CANDIDATE_COLUMNS)
+            .join(Child, Case.child_id == Child.id)
+            .where(Case.id.in_(close))
+            .order_by(*_LATEST_OPEN_FIRST)
+        ).all()
+        number = child.get("national_id")
+        self.close = [
+            (candidate, close[candidate.id])
+            for candidate in (Candidate(*cast(Any, row)) for row in rows)
+            if not (number and candidate.national_id and candidate.national_id != number)
+        ]
 
     def advice(self) -> IntakeResult:
         store, now = self.store, self.now
@@ -698,6 +736,7 @@ class Intake:
             if candidate.id not in self.different and candidate.id != chosen
         ]
         target = chosen if chosen is not None else found.certain.id if found.certain else None
+        possible += self._close_not_found(possible, target, found.certain)
         if target is not None:
             existing = store.load(target, lock=True)
             assert existing is not None
@@ -743,6 +782,26 @@ class Intake:
         _record_matches(store, report_id, possible, now)
         self._record_different(report_id)
         return report_id, case, False, False, possible
+
+    def _close_not_found(
+        self,
+        possible: list[tuple[Candidate, list[str]]],
+        target: int | None,
+        certain: Candidate | None,
+    ) -> list[tuple[Candidate, list[str]]]:
+        """The close names that are not already a match (one case per child)."""
+        children = {candidate.child_id for candidate, _reasons in possible}
+        if certain is not None:
+            children.add(certain.child_id)
+        extra = []
+        for candidate, reasons in self.close:
+            if candidate.id in self.different or candidate.id == target:
+                continue
+            if candidate.child_id in children:
+                continue
+            children.add(candidate.child_id)
+            extra.append((candidate, reasons))
+        return extra
 
     def _record_different(self, report_id: int) -> None:
         """The cases the person marked as about a different child: decided at once (rejected

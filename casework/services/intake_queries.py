@@ -199,46 +199,11 @@ def suggest_matches(
                 .limit(MAX_SHOWN)
             ):
                 add(case_id, "national_id")
-        key = name_key(typed.full_name[:200])
-        years = typed.birth_years(today)
         places = _commune_ids(session, typed.communes)
-        budget = typo_budget(key)
-        if budget and years and places:
-            born = sa.or_(
-                Child.birth_date.between(date(min(years), 1, 1), date(max(years), 12, 31)),
-                sa.and_(Child.birth_date.is_(None), Child.age_years.is_not(None)),
-            )
-            rows = session.execute(
-                sa.select(
-                    Case.id,
-                    Child.full_name,
-                    Child.birth_date,
-                    Child.age_years,
-                    Child.age_as_of,
-                    Child.residence_unit_id,
-                    Case.unit_id,
-                )
-                .join(Child, Case.child_id == Child.id)
-                .where(
-                    born,
-                    sa.or_(Child.residence_unit_id.in_(places), Case.unit_id.in_(places)),
-                )
-                .order_by(Case.received_at.desc())
-                .limit(MAX_WEIGHED)
-            ).all()
-            for case_id, full_name, birth, age, as_of, _residence, _unit in rows:
-                year = birth.year if birth else _birth_year(age, as_of)
-                if year is None or not min(years) - (birth is None) <= year <= max(years):
-                    continue
-                distance = Levenshtein.distance(name_key(full_name), key, score_cutoff=budget)
-                if distance > budget:
-                    continue
-                if exact_name_key(full_name) == exact_name_key(typed.full_name):
-                    add(case_id, "name")
-                else:
-                    add(case_id, "name_folded" if distance == 0 else "name_close")
-                add(case_id, "birth_year" if birth else "age")
-                add(case_id, "commune")
+        years = typed.birth_years(today)
+        for case_id, reasons in close_name_cases(session, typed.full_name, years, places).items():
+            for reason in reasons:
+                add(case_id, reason)
         phone = phone_key(typed.phone[:40])
         if len(phone) >= PHONE_MIN_DIGITS:
             for (linked,) in session.execute(
@@ -269,6 +234,44 @@ def suggest_matches(
     shown.sort(key=lambda entry: _strength(found[entry["id"]]))
     held_elsewhere = len(shown) < len(found)
     return {"shown": shown[:MAX_SHOWN], "held_elsewhere": held_elsewhere}
+
+
+def close_name_cases(
+    session: Any, full_name: str, years: tuple[int, ...], places: list[int]
+) -> dict[int, list[str]]:
+    """Cases on a child whose folded name is within a typo or two of `full_name` (rapidfuzz's
+    Levenshtein distance), born in one of `years` (an age known only: a year either side),
+    living or seen in one of the communes `places` — the latest first. Used by the page's
+    suggestions and by intake's possible matches alike."""
+    key = name_key(full_name[:200])
+    budget = typo_budget(key)
+    if not budget or not years or not places:
+        return {}
+    born = sa.or_(
+        Child.birth_date.between(date(min(years), 1, 1), date(max(years), 12, 31)),
+        sa.and_(Child.birth_date.is_(None), Child.age_years.is_not(None)),
+    )
+    rows = session.execute(
+        sa.select(Case.id, Child.full_name, Child.birth_date, Child.age_years, Child.age_as_of)
+        .join(Child, Case.child_id == Child.id)
+        .where(born, sa.or_(Child.residence_unit_id.in_(places), Case.unit_id.in_(places)))
+        .order_by(Case.received_at.desc(), Case.id.desc())
+        .limit(MAX_WEIGHED)
+    ).all()
+    found: dict[int, list[str]] = {}
+    for case_id, other, birth, age, as_of in rows:
+        year = birth.year if birth else _birth_year(age, as_of)
+        if year is None or not min(years) - (birth is None) <= year <= max(years):
+            continue
+        distance = Levenshtein.distance(name_key(other), key, score_cutoff=budget)
+        if distance > budget:
+            continue
+        if exact_name_key(other) == exact_name_key(full_name):
+            name = "name"
+        else:
+            name = "name_folded" if distance == 0 else "name_close"
+        found[case_id] = [name, "birth_year" if birth else "age", "commune"]
+    return found
 
 
 def _strength(suggestion: Suggestion) -> tuple[int, int]:

@@ -327,3 +327,20 @@ def test_the_outcome_of_another_users_report_is_not_found(client, db, people) ->
     client.post("/logout")
     login(client, "officer")
     assert client.get(path).status_code == 404
+
+
+def test_a_close_name_held_by_another_unit_goes_there_to_be_confirmed(client, db, people) -> None:
+    held = open_case(db, people, actor="officer")  # intake staff see only what they recorded
+    login(client, "intake")
+    typed = {"child-full_name": "Nguyen Thi Lna", "child-birth_date": "2018-09-09"}
+    text = suggest(client, **typed, **{"reporter-phone": ""})
+    assert held["reference"] not in text and "do đơn vị khác quản lý" in text
+    response = client.post("/intake", data=form(**typed))
+    assert response.status_code == 302
+    outcome = client.get(response.location).text
+    assert "đã được chuyển đến đơn vị đó để xác nhận" in outcome
+    assert held["reference"] not in outcome
+    with db.uow(readonly=True) as uow:
+        match = uow.session.scalars(sa.select(ReportMatch)).one()
+        assert (match.case_id, match.status) == (held["id"], "open")
+        assert "name_close" in match.reasons
