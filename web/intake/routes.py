@@ -71,6 +71,12 @@ def _actor() -> Any:
     return actor
 
 
+def _check_csrf() -> None:
+    """The parts of the page that post (draft, suggestions, contacts) carry the form's token."""
+    if not event_form((), request.form, {}).validate():
+        abort(400)
+
+
 def _draft_pairs(form: MultiDict[str, str]) -> list[tuple[str, str]]:
     """What the page posted that belongs to the report (its fields, the commune names shown
     in the typeaheads, the choices among suggestions) — not the CSRF token."""
@@ -163,9 +169,7 @@ def new() -> Any:
 def autosave() -> Any:
     """Called by the page as the user types (htmx, debounced): keep the draft."""
     db, actor = get_db(), _actor()
-    form = event_form((), request.form, {})
-    if not form.validate():
-        abort(400)
+    _check_csrf()
     saved_at = intake_drafts.save_draft(db, actor, _draft_pairs(request.form))
     return render_template("intake/_draft_status.html", draft_at=saved_at)
 
@@ -174,9 +178,7 @@ def autosave() -> Any:
 @login_required
 def discard() -> Any:
     db, actor = get_db(), _actor()
-    form = event_form((), request.form, {})
-    if not form.validate():
-        abort(400)
+    _check_csrf()
     intake_drafts.delete_draft(db, actor)
     flash(_("The draft was discarded."), "info")
     return redirect(url_for("intake.new"))
@@ -188,9 +190,7 @@ def suggestions() -> Any:
     """The caller's earlier contacts and the earlier cases that may be on the same child,
     from what is typed so far (posted, not in the URL: it names a child)."""
     db, actor = get_db(), _actor()
-    form = event_form((), request.form, {})
-    if not form.validate():
-        abort(400)
+    _check_csrf()
     data = request.form
     typed = intake_queries.Typed(
         full_name=data.get("child-full_name", ""),
@@ -244,9 +244,7 @@ def communes() -> Any:
 def nuisance() -> Any:
     """A contact without case data, in one key: counted, nothing else kept."""
     db, actor = get_db(), _actor()
-    form = event_form((), request.form, {})
-    if not form.validate():
-        abort(400)
+    _check_csrf()
     kind = request.form.get("nuisance", "")
     try:
         intake.record_nuisance(db, actor, {"nuisance": kind})
