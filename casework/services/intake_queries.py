@@ -143,7 +143,10 @@ MAX_WEIGHED, MAX_SHOWN = 500, 10
 
 
 def typo_budget(key: str) -> int:
-    """How many typos a folded name may differ by and still be suggested."""
+    """How many typos a folded name may differ by and still be suggested. None for a name
+    holding digits: a placeholder ("Trẻ 2"), of which "Trẻ 3" is another child, not a typo."""
+    if any(ch.isdigit() for ch in key):
+        return 0
     return 2 if len(key) >= 10 else 1 if len(key) >= 5 else 0
 
 

@@ -75,3 +75,10 @@ def test_contacts_without_case_data_are_counted_by_kind(db, people) -> None:
 )
 def test_a_phone_is_kept_as_digits(typed: str, key: str) -> None:
     assert phone_key(typed) == key
+
+
+def test_a_name_with_digits_is_a_placeholder_never_a_typo() -> None:
+    from casework.services.intake_queries import typo_budget
+
+    assert typo_budget("tre 2") == 0
+    assert typo_budget("nguyen thi lan") == 2
