@@ -77,9 +77,7 @@ def find_communes(
     wanted = " ".join(words)
     for code, name, province in rows:
         folded = name_key(name)
-        if code.startswith(wanted) or all(
-            word in folded.split() or word in folded for word in words
-        ):
+        if code.startswith(wanted) or all(word in folded for word in words):
             # "phuong hai van" starts with its kind: rank on what follows it.
             bare = folded.split(" ", 1)[-1]
             rank = 0 if bare.startswith(wanted) or code.startswith(wanted) else 1
@@ -191,7 +189,7 @@ def suggest_matches(
         if reason not in entry.reasons:
             entry.reasons.append(reason)
 
-    with db.uow() as uow:
+    with db.uow(readonly=True) as uow:
         session = uow.session
         number = typed.national_id.strip()
         if len(number) == 12 and number.isascii() and number.isdigit():
@@ -219,24 +217,25 @@ def suggest_matches(
                     add(linked, "reporter_phone")
         if not found:
             return {"shown": [], "held_elsewhere": False}
-        ordered = sorted(found.values(), key=_strength)
-        shown = _visible_cases(session, actor, [s.case_id for s in ordered], today)
-        for entry in shown:
-            entry["reasons"] = found[entry["id"]].reasons
-            audit.record(
-                session,
-                uow.settings.audit_key,
-                actor=actor,
-                action="case.suggested",
-                now=now,
-                province_code=entry.pop("province_code"),
-                case_id=entry["id"],
-                summary={"reasons": entry["reasons"]},
-            )
-        uow.commit()
-    shown.sort(key=lambda entry: _strength(found[entry["id"]]))
-    held_elsewhere = len(shown) < len(found)
-    return {"shown": shown[:MAX_SHOWN], "held_elsewhere": held_elsewhere}
+        visible = _visible_cases(session, actor, list(found), today)
+    visible.sort(key=lambda entry: _strength(found[entry["id"]]))
+    shown = visible[:MAX_SHOWN]
+    if shown:  # what the page shows of a child is an audited read (the reads above are not)
+        with db.uow() as uow:
+            for entry in shown:
+                entry["reasons"] = found[entry["id"]].reasons
+                audit.record(
+                    uow.session,
+                    uow.settings.audit_key,
+                    actor=actor,
+                    action="case.suggested",
+                    now=now,
+                    province_code=entry["province_code"],
+                    case_id=entry["id"],
+                    summary={"reasons": entry["reasons"]},
+                )
+            uow.commit()
+    return {"shown": shown, "held_elsewhere": len(visible) < len(found)}
 
 
 def close_name_cases(
