@@ -781,6 +781,7 @@ _REPORT_COLUMNS = (
     "channel",
     "received_at",
     "reporter",
+    "reporter_phone",
     "incident_unit_id",
     "abuse_types",
     "online",

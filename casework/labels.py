@@ -162,6 +162,9 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "harm": ("Mức độ tổn hại", "Harm"),
         "incident_unit_code": ("Xã nơi xảy ra (mã)", "Commune where it happened (code)"),
         "kind": ("Loại thông tin", "Kind of contact"),
+        "link_case_id": ("Gắn vào ca đã có", "Link to an existing case"),
+        "different_child_case_ids": ("Là trẻ khác", "A different child"),
+        "nuisance": ("Cuộc gọi không có thông tin ca", "Contact without case data"),
         "measures": ("Biện pháp khẩn cấp", "Emergency measures"),
         "meeting_minutes": ("Biên bản họp", "Meeting minutes"),
         "name": ("Họ và tên người báo tin", "Reporter's name"),
@@ -247,6 +250,18 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "age": ("tuổi tương đương", "similar age"),
         "commune": ("cùng xã", "same commune"),
         "sex": ("cùng giới tính", "same sex"),
+        "name_close": ("họ tên gần giống (sai một, hai ký tự)", "a close name (a typo or two)"),
+        "national_id": ("cùng số định danh cá nhân", "same personal identification number"),
+        "reporter_phone": ("cùng số điện thoại người báo tin", "same reporter's phone"),
+        "marked_different": ("đã xác định là trẻ khác", "marked as a different child"),
+    },
+    # Contacts without case data (the intake page counts them).
+    "nuisance": {
+        "silent": ("Cuộc gọi im lặng", "Silent call"),
+        "hang_up": ("Gọi rồi ngắt máy", "Hang-up"),
+        "wrong_number": ("Gọi nhầm số", "Wrong number"),
+        "prank": ("Gọi trêu đùa, quấy rối", "Prank call"),
+        "thanks": ("Gọi cảm ơn", "Thanks"),
     },
 }
 

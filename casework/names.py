@@ -40,3 +40,12 @@ def exact_name_key(full_name: str) -> str:
     """The name as written — diacritics kept — up to case, spacing, Unicode form and
     invisible characters: what a certain match compares."""
     return " ".join(visible(full_name).casefold().split())
+
+
+def phone_key(phone: str) -> str:
+    """A phone number as digits, the country code +84 written as the leading 0:
+    '+84 912 345 678' and '0912.345.678' -> '0912345678'. Empty when it holds no digits."""
+    digits = "".join(ch for ch in phone if ch.isascii() and ch.isdigit())
+    if phone.strip().startswith("+84") or (digits.startswith("84") and len(digits) >= 11):
+        digits = "0" + digits[2:]
+    return digits[:20]

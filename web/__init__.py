@@ -78,6 +78,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     from web.cases.routes import bp as cases_bp
     from web.dashboard.routes import bp as dashboard_bp
     from web.inbox.routes import bp as inbox_bp
+    from web.intake.routes import bp as intake_bp
     from web.tasks.routes import bp as tasks_bp
 
     app.register_blueprint(auth_bp)
@@ -86,6 +87,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     app.register_blueprint(actions_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(inbox_bp)
+    app.register_blueprint(intake_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)

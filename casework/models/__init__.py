@@ -18,6 +18,7 @@ from casework.models.cases import (
     ReportMatch,
     TaskUpdate,
 )
+from casework.models.intake import IntakeDraft, NuisanceContact, NuisanceKind
 from casework.models.notifications import MailStatus, Notification
 from casework.models.sessions import SessionEnd, UserSession
 from casework.models.settings import DeadlineOverride
@@ -51,8 +52,11 @@ __all__ = [
     "DeadlineOverride",
     "DeadlineStatus",
     "FiredRung",
+    "IntakeDraft",
     "MailStatus",
     "Notification",
+    "NuisanceContact",
+    "NuisanceKind",
     "PlanTask",
     "PlanTaskStatus",
     "TaskUpdate",

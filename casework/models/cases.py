@@ -75,6 +75,8 @@ class Report(Base):
     channel: Mapped[str] = mapped_column(sa.String(32))
     received_at: Mapped[datetime]
     reporter: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The reporter's phone as digits (names.phone_key): finds a caller's earlier contacts.
+    reporter_phone: Mapped[str | None] = mapped_column(sa.String(20), index=True)
     child_id: Mapped[int | None] = mapped_column(sa.ForeignKey("children.id"), index=True)
     incident_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("administrative_units.id"))
     abuse_types: Mapped[list[Any]] = mapped_column(default=list)

@@ -30,13 +30,16 @@ from casework.models import (
     Child,
     MatchStatus,
     Notification,
+    NuisanceContact,
+    NuisanceKind,
     ReportKind,
     ReportMatch,
     User,
 )
-from casework.names import exact_name_key, name_key, visible
+from casework.names import exact_name_key, name_key, phone_key, visible
 from casework.rules import province_calendar, province_rules
 from casework.services.cases import history_row, plan_event
+from casework.services.intake_queries import close_name_cases
 from casework.services.queries import _unit_of, event_view
 from casework.services.units import CommuneRef, commune_ref
 from workflows.case import RISK_LEVELS
@@ -110,6 +113,9 @@ def _id_century_and_sex(number: str) -> tuple[int, str]:
     return 1900 + 100 * (digit // 2), ("male", "female")[digit % 2]
 
 
+#: At most this many shown matches may be marked "a different child" in one report.
+MAX_CHOSEN = 20
+
 REPORT_FIELDS = (
     FieldSpec("kind", choice(*(kind.value for kind in ReportKind), labels="report_kind")),
     FieldSpec("channel", choice(*CHANNELS, labels="channel")),
@@ -148,6 +154,20 @@ REPORT_FIELDS = (
     FieldSpec("description", text(10000), required=False),
     FieldSpec("risk_level", choice(*RISK_LEVELS, labels="risk"), required=False),
     FieldSpec("auto_transfer", boolean(), required=False),
+    # The person's choice among the possible matches shown while typing (the intake page):
+    # the case to link the report to, and the cases that are about a different child.
+    FieldSpec("link_case_id", integer(1, 2**31 - 1), required=False),
+    FieldSpec(
+        "different_child_case_ids",
+        list_of(integer(1, 2**31 - 1), max_items=MAX_CHOSEN, unique=True),
+        required=False,
+    ),
+)
+
+
+#: A contact that carries no case data (silent, hang-up, wrong number, prank, thanks).
+NUISANCE_FIELDS = (
+    FieldSpec("nuisance", choice(*(kind.value for kind in NuisanceKind), labels="nuisance")),
 )
 
 
@@ -541,6 +561,8 @@ def record_report(
                 return intake.advice()
         # Looked up (and cached) before batching: a lookup needs its answer at once.
         assert intake.incident is not None
+        intake.check_choices()
+        intake.find_close_names()
         province_rules(store, "case", intake.incident.province_code)
         province_calendar(store, intake.incident.province_code)
         with store.batch(), store.transaction():
@@ -588,11 +610,16 @@ class Intake:
         self.residence = None
         if self.child.get("unit_code"):
             self.residence = commune_ref(store, self.child["unit_code"], "child.unit_code")
+        #: The cases the person marked as about a different child (id -> province).
+        self.different: dict[int, str] = {}
+        #: Cases on a child whose name is a typo or two away (find_close_names).
+        self.close: list[tuple[Candidate, list[str]]] = []
         self.report = {
             "kind": data["kind"],
             "channel": data["channel"],
             "received_at": data["received_at"],
             "reporter": data.get("reporter", {}),
+            "reporter_phone": phone_key(data.get("reporter", {}).get("phone", "")) or None,
             "incident_unit_id": self.incident.id if self.incident else None,
             "abuse_types": data.get("abuse_types", []),
             "online": data.get("online", False),
@@ -602,6 +629,68 @@ class Intake:
             "created_at": now,
             "linked_to_existing": False,
         }
+
+    def check_choices(self) -> None:
+        """The cases chosen on the page (link to this one; these are a different child) must
+        be cases the reporter may see: nothing else was shown to choose from."""
+        chosen = self.data.get("link_case_id")
+        different = self.data.get("different_child_case_ids", [])
+        if chosen is None and not different:
+            return
+        ids = {*different, *([chosen] if chosen is not None else [])}
+        visible = dict(
+            self.store.session.execute(
+                sa.select(Case.id, Case.province_code).where(
+                    Case.id.in_(ids), scope.case_filter(self.actor)
+                )
+            ).all()
+        )
+        if chosen is not None and chosen not in visible:
+            raise ValidationError({"link_case_id": "no case you may see has this number"})
+        for index, case_id in enumerate(different):
+            if case_id not in visible:
+                raise ValidationError(
+                    {f"different_child_case_ids[{index}]": "no case you may see has this number"}
+                )
+            if case_id == chosen:
+                raise ValidationError(
+                    {f"different_child_case_ids[{index}]": "is also the case chosen to link to"}
+                )
+        self.different = {case_id: visible[case_id] for case_id in different}
+
+    def find_close_names(self) -> None:
+        """Cases on a child whose name is a typo or two away (same birth year and commune):
+        possible matches the search on the folded name misses, for the unit that holds each
+        to confirm — the page suggested them, or said another unit holds one. Read before
+        the writes (committed data): a possible match only asks a person to look."""
+        child, incident = self.child, self.incident
+        if not child.get("full_name") or incident is None:
+            return
+        if "birth_date" in child:
+            years: tuple[int, ...] = (date.fromisoformat(child["birth_date"]).year,)
+        elif "age_years" in child:
+            year = self.data["received_at"].date().year - child["age_years"]
+            years = (year - 1, year)
+        else:
+            return
+        places = [incident.id, *([self.residence.id] if self.residence else [])]
+        session = self.store.session
+        found = close_name_cases(session, child["full_name"], years, places)
+        close = {case_id: reasons for case_id, reasons in found.items() if "name_close" in reasons}
+        if not close:
+            return
+        rows = session.execute(
+            sa.select(*_CANDIDATE_COLUMNS)
+            .join(Child, Case.child_id == Child.id)
+            .where(Case.id.in_(close))
+            .order_by(*_LATEST_OPEN_FIRST)
+        ).all()
+        number = child.get("national_id")
+        self.close = [
+            (candidate, close[candidate.id])
+            for candidate in (Candidate(*cast(Any, row)) for row in rows)
+            if not (number and candidate.national_id and candidate.national_id != number)
+        ]
 
     def advice(self) -> IntakeResult:
         store, now = self.store, self.now
@@ -637,12 +726,24 @@ class Intake:
         found = _find_matches(
             store, self.child, self.residence, incident, self.data["received_at"].date()
         )
-        if found.certain is not None:
-            existing = store.load(found.certain.id, lock=True)
+        # The person's choice on the page (checked by `check_choices`) comes before the
+        # certain match: they saw the cases; the cases marked as another child are not
+        # possible matches (the decision is recorded instead).
+        chosen = self.data.get("link_case_id")
+        possible = [
+            (candidate, reasons)
+            for candidate, reasons in found.possible
+            if candidate.id not in self.different and candidate.id != chosen
+        ]
+        target = chosen if chosen is not None else found.certain.id if found.certain else None
+        possible += self._close_not_found(possible, target, found.certain)
+        if target is not None:
+            existing = store.load(target, lock=True)
             assert existing is not None
             report_id, reopened = _link(store, actor, self.report, existing, now)
-            _record_matches(store, report_id, found.possible, now)
-            return report_id, existing, True, reopened, found.possible
+            _record_matches(store, report_id, possible, now)
+            self._record_different(report_id)
+            return report_id, existing, True, reopened, possible
         case = _new_case(incident, self.data, actor, now)
         child = _child_values(self.child, self.residence, now)
         report_id = create_case(store, child, case, self.report, reserved)
@@ -678,8 +779,63 @@ class Intake:
         )
         if self.data.get("auto_transfer", True):
             store.write(plan_event(store, case, actor, "transfer", {}, now))
-        _record_matches(store, report_id, found.possible, now)
-        return report_id, case, False, False, found.possible
+        _record_matches(store, report_id, possible, now)
+        self._record_different(report_id)
+        return report_id, case, False, False, possible
+
+    def _close_not_found(
+        self,
+        possible: list[tuple[Candidate, list[str]]],
+        target: int | None,
+        certain: Candidate | None,
+    ) -> list[tuple[Candidate, list[str]]]:
+        """The close names that are not already a match (one case per child)."""
+        children = {candidate.child_id for candidate, _reasons in possible}
+        if certain is not None:
+            children.add(certain.child_id)
+        extra = []
+        for candidate, reasons in self.close:
+            if candidate.id in self.different or candidate.id == target:
+                continue
+            if candidate.child_id in children:
+                continue
+            children.add(candidate.child_id)
+            extra.append((candidate, reasons))
+        return extra
+
+    def _record_different(self, report_id: int) -> None:
+        """The cases the person marked as about a different child: decided at once (rejected
+        by the reporter, audited), nobody to ask."""
+        if not self.different:
+            return
+        store, actor, now = self.store, self.actor, self.now
+        insert_rows(
+            store,
+            ReportMatch.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "report_id": report_id,
+                    "case_id": case_id,
+                    "reasons": ["marked_different"],
+                    "status": MatchStatus.REJECTED,
+                    "created_at": now,
+                    "decided_by_id": actor.id,
+                    "decided_at": now,
+                }
+                for case_id in self.different
+            ],
+        )
+        for case_id, province in self.different.items():
+            store.append_audit(
+                audit.Entry(
+                    action="case.match_rejected",
+                    actor=actor,
+                    province_code=province,
+                    case_id=case_id,
+                    summary={"report_id": report_id, "at_intake": True},
+                ),
+                now,
+            )
 
 
 def _child_values(
@@ -843,3 +999,41 @@ def decide_match(
         )
         uow.commit()
         return {"id": match.id, "report_id": match.report_id, "status": match.status}
+
+
+def record_nuisance(
+    db: Database, actor: User, payload: Any, now: datetime | None = None
+) -> dict[str, Any]:
+    """A contact without case data, counted for the statistics: its kind, when, and the
+    province of the intake point; nothing about the caller."""
+    now = now or utcnow()
+    if not scope.may_record_reports(actor):
+        from casework.errors import PermissionDenied
+
+        raise PermissionDenied(f"role {actor.role!r} may not record contacts")
+    if not isinstance(payload, dict):
+        raise ValidationError({"body": "must be an object"})
+    try:
+        data = clean_fields(NUISANCE_FIELDS, payload)
+    except FieldError as error:
+        raise ValidationError({error.path: error.message}) from None
+    with db.uow() as uow:
+        row = NuisanceContact(
+            kind=data["nuisance"],
+            received_at=now,
+            province_code=actor.province_code,
+            created_by_id=actor.id,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        audit.record(
+            uow.session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="contact.nuisance",
+            now=now,
+            province_code=actor.province_code,
+            summary={"contact_id": row.id, "kind": row.kind},
+        )
+        uow.commit()
+        return {"id": row.id, "kind": row.kind}

@@ -6,7 +6,7 @@ No index for the case list's new filters: `cases` keeps its columns that events 
 of indexes (HOT updates); the filters narrow rows already found through the scope's index.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-26 12:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import casework.models.base
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

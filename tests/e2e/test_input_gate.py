@@ -140,6 +140,9 @@ def full_report() -> dict[str, Any]:
     body["reporter"] = {**body["reporter"], "phone": "0905123456", "anonymous": False}
     body["child"] = {**body["child"], "national_id": "048318001234"}
     body.update(online=False, risk_level="medium", auto_transfer=True)
+    # The choices among suggestions (cases that do not exist here: never reached, the bad
+    # value elsewhere is refused first).
+    body.update(link_case_id=1, different_child_case_ids=[2])
     return body
 
 

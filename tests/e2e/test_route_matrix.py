@@ -57,6 +57,14 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "auth.revoke": ("/account/tokens/1/revoke", row(405)),
     "auth.set_language": ("/lang/en", row(302)),
     "admin.failures": ("/admin/mail-failures", row(403, anonymous=302, admin=200)),
+    "intake.new": ("/intake", row(200, anonymous=302, police=404, admin=404)),
+    "intake.communes": ("/intake/communes?q-q=hai", row(200, anonymous=302, police=404, admin=404)),
+    # The report that opened the case, recorded by "intake": its outcome is its author's.
+    "intake.outcome": ("/intake/reports/1", row(404, anonymous=302, intake=200)),
+    "intake.autosave": ("/intake/draft", row(405)),
+    "intake.discard": ("/intake/draft/discard", row(405)),
+    "intake.suggestions": ("/intake/suggestions", row(405)),
+    "intake.nuisance": ("/intake/nuisance", row(405)),
     "healthz": ("/healthz", row(200)),
     # The API takes bearer tokens, not the pages' session: signed in or not, 401.
     "api.list_cases": ("/api/v1/cases", row(401)),

@@ -3,7 +3,7 @@
 Failed sign-ins and the lockout are kept on the user row, so every process sees them;
 recovery codes are stored hashed.
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-26 12:00:00
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 import casework.models.base
 
-revision = "0009"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

@@ -6,8 +6,8 @@ indexes they begin with. On PostgreSQL, trigram indexes (pg_trgm, a trusted exte
 database owner may create) let a search inside child names and case references use an
 index instead of reading every case. task_updates keeps each answer an agency gives.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-26 12:00:00
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 import casework.models.base
 
-revision = "0010"
-down_revision = "0009"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
