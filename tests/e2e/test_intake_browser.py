@@ -5,7 +5,6 @@ reload, and saved with Ctrl+Enter."""
 from __future__ import annotations
 
 from tests.conftest import PASSWORD
-from tests.e2e.test_browser import browser_page  # noqa: F401  (the fixture)
 from tests.helpers import open_case
 
 
@@ -31,7 +30,7 @@ def pick_commune(page, field: str, typed: str, name: str) -> None:
     assert page.input_value(f"#{field}") != ""
 
 
-def test_keyboard_only_intake_of_a_repeat_child(server, browser_page, db, people) -> None:  # noqa: F811
+def test_keyboard_only_intake_of_a_repeat_child(server, browser_page, db, people) -> None:
     earlier = open_case(db, people)  # Nguyễn Thị Lan, born 2018, Phường Hải Châu
     page = browser_page
     page.goto(f"{server}/login")
