@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
@@ -157,16 +158,86 @@ def payload(fields: Sequence[FieldSpec], form: Form) -> dict[str, Any]:
     return data
 
 
+#: The validators' messages (workflows/spec.py, the services) as the reader's language
+#: says them: an English pattern and its translatable text, with the pattern's groups as
+#: parameters. The API answers in English; the pages next to a field in the reader's
+#: language. A message not listed shows as a plain "not accepted" in Vietnamese.
+PROBLEMS: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(pattern), text)
+    for pattern, text in (
+        (r"is required.*", _l("is required")),
+        (r"must not be empty", _l("must not be empty")),
+        (r"must be text", _l("must be text")),
+        (r"must be at most (?P<n>\d+) characters", _l("must be at most %(n)s characters")),
+        (
+            r"must be text of at most (?P<n>\d+) characters",
+            _l("must be at most %(n)s characters"),
+        ),
+        (r"must be one of: .*", _l("is not one of the choices")),
+        (r"must be a date YYYY-MM-DD", _l("must be a date")),
+        (r"must be an ISO 8601 date-time.*", _l("must be a date and time")),
+        (
+            r"must be a date(-time)? between (?P<low>\d+) and (?P<high>\d+)",
+            _l("must be between the years %(low)s and %(high)s"),
+        ),
+        (r"must be within (?P<n>\d+) years.*", _l("must be within %(n)s years from today")),
+        (r"must be a whole number", _l("must be a whole number")),
+        (r"must be at least (?P<n>-?\d+)", _l("must be at least %(n)s")),
+        (r"must be at most (?P<n>-?\d+)", _l("must be at most %(n)s")),
+        (r"must have at least (?P<n>\d+) item.*", _l("needs at least %(n)s")),
+        (r"must have at most (?P<n>\d+) items", _l("takes at most %(n)s")),
+        (r"is given twice", _l("is given twice")),
+        (r"is in the future", _l("is in the future")),
+        (r"is after the report was received", _l("is after the report was received")),
+        (r"give birth_date or age_years, not both", _l("give the date of birth or the age")),
+        (r"say why the task is declined", _l("say why the task is declined")),
+        (r"say what was done", _l("say what was done")),
+        (r"must be a PDF, JPEG or PNG file", _l("must be a PDF, JPEG or PNG file")),
+        (r"is not your current password", _l("is not your current password")),
+        (r"must differ from the current password", _l("must differ from the current one")),
+        (r"is not the code the app shows now", _l("is not the code the app shows now")),
+        (
+            r"must be the 12 digits of a personal identification number",
+            _l("must be the 12 digits of a personal identification number"),
+        ),
+        (
+            r"the first three digits .* must be 001–096",
+            _l("the first three digits (place of birth registration) must be 001 to 096"),
+        ),
+        (r"the person is 16 or older.*", _l("the person is 16 or older: not a child")),
+        (r"its 4th digit says .*", _l("its 4th digit gives the other sex")),
+        (r"its digits 4–6 do not match the birth date", _l("does not match the date of birth")),
+        (
+            r"is too long ago: the earliest receipt accepted is (?P<day>[0-9-]+)",
+            _l("is too long ago: the earliest accepted is %(day)s"),
+        ),
+        (r"is too large \(at most (?P<n>\d+) MiB\)", _l("is too large (at most %(n)s MiB)")),
+        (r"no case you may see has this number", _l("no case you may see has this number")),
+    )
+]
+
+
+def problem_text(message: str) -> str:
+    """A validator's message in the reader's language (see PROBLEMS)."""
+    for pattern, text in PROBLEMS:
+        found = pattern.fullmatch(message)
+        if found:
+            return str(text % found.groupdict()) if found.groupdict() else str(text)
+    if str(get_locale()) == "en":
+        return message
+    return str(_l("is not accepted as written"))
+
+
 def show_errors(form: Form, errors: Mapping[str, str]) -> dict[str, str]:
-    """Attach each error (by its path: `measures[0].due_date`) to the field it names;
-    returns those that name no field (shown above the form)."""
+    """Attach each error (by its path: `measures[0].due_date`) to the field it names, in
+    the reader's language; returns those that name no field (shown above the form)."""
     left = {}
     for path, message in errors.items():
         field = _find(form, re.sub(r"^data\.", "", path))
         if field is None:
-            left[path] = message
+            left[path] = problem_text(message)
         else:
-            field.errors = [*(field.errors or []), message]
+            field.errors = [*(field.errors or []), problem_text(message)]
     return left
 
 

@@ -106,7 +106,7 @@ def test_bad_input_shows_the_form_again_with_messages_and_writes_nothing(
         data={"verified": "y", "risk_level": "medium", "findings": "", "version": version_in(form)},
     )
     assert again.status_code == 422
-    assert 'id="findings-errors"' in again.text and "is required" in again.text
+    assert 'id="findings-errors"' in again.text and "bắt buộc phải nhập" in again.text
     assert 'aria-invalid="true"' in again.text
     assert (count(db, CaseTransition), changes(db)) == before
     assert state_of(db, case["id"]) == "initial_assessment"
@@ -240,3 +240,26 @@ def test_a_transfer_offers_the_other_communes_of_the_province(client, db, people
     assert form.status_code == 200, form.text
     select = form.text.split('id="unit_code"', 1)[1].split("</select>")[0]
     assert f'value="{NEIGHBOUR}"' in select and f'value="{HOME}"' not in select
+
+
+def test_messages_next_to_fields_speak_the_readers_language(client, db, people) -> None:
+    case = recent_case(db, people)
+    login(client, "chair")
+    form = client.get(f"/cases/{case['id']}/actions/accept")
+    client.post(
+        f"/cases/{case['id']}/actions/accept",
+        data={"assignee": "officer", "version": version_in(form)},
+    )
+    client.post("/logout")
+    login(client, "officer")
+    page = client.get(f"/cases/{case['id']}/actions/assess")
+    data = {
+        "verified": "y",
+        "risk_level": "medium",
+        "findings": "x" * 5001,
+        "version": version_in(page),
+    }
+    vietnamese = client.post(f"/cases/{case['id']}/actions/assess", data=data)
+    assert "tối đa 5000 ký tự" in vietnamese.text.split('id="findings-errors"')[1][:200]
+    english = client.post(f"/cases/{case['id']}/actions/assess?lang=en", data=data)
+    assert "must be at most 5000 characters" in english.text.split('id="findings-errors"')[1][:200]

@@ -127,3 +127,4 @@ def test_tasks_of_a_closed_case_move_to_done_and_take_no_answer(client, db, peop
     assert "Nhiệm vụ này không cần trả lời thêm." in client.get(f"/tasks/{task_id}").text
     refused = client.post(f"/tasks/{task_id}", data={"action": "complete", "note": "x"})
     assert refused.status_code == 409
+    assert "Không thể ghi nhận trả lời này" in refused.text  # in the reader's language

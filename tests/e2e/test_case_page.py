@@ -231,10 +231,10 @@ def test_a_signed_record_is_attached_stored_apart_and_downloaded(client, db, peo
 @pytest.mark.parametrize(
     ("content", "name", "message"),
     [
-        (b"MZ\x90\x00 not a pdf at all", "quyet-dinh.pdf", "must be a PDF, JPEG or PNG file"),
-        (b"<html><script>alert(1)</script>", "anh.png", "must be a PDF, JPEG or PNG file"),
-        (b"", "trong.pdf", "is required"),
-        (PNG + b"0" * (10 * 1024 * 1024), "lon.png", "is too large"),
+        (b"MZ\x90\x00 not a pdf at all", "quyet-dinh.pdf", "phải là tệp PDF, JPEG hoặc PNG"),
+        (b"<html><script>alert(1)</script>", "anh.png", "phải là tệp PDF, JPEG hoặc PNG"),
+        (b"", "trong.pdf", "bắt buộc phải nhập"),
+        (PNG + b"0" * (10 * 1024 * 1024), "lon.png", "quá lớn (tối đa 10 MiB)"),
     ],
 )
 def test_files_refused_by_content_or_size(client, db, people, files, content, name, message):

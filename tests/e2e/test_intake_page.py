@@ -145,10 +145,10 @@ def test_a_report_linked_to_a_case_out_of_scope_says_where_it_went(client, db, p
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("child-national_id", "12345", "12 digits"),
-        ("child-birth_date", "2001-01-01", "16 or older"),
-        ("incident_unit_code", None, "is required for an abuse report"),
-        ("received_at", "2099-01-01T00:00", "is in the future"),
+        ("child-national_id", "12345", "12 chữ số"),
+        ("child-birth_date", "2001-01-01", "đủ 16 tuổi"),
+        ("incident_unit_code", None, "bắt buộc phải nhập"),
+        ("received_at", "2099-01-01T00:00", "trong tương lai"),
     ],
 )
 def test_bad_input_shows_the_message_next_to_the_field_and_writes_nothing(

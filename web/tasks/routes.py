@@ -92,8 +92,15 @@ def answer(task_id: int) -> Any:
         return _task_page(task_id, form, 422)
     except NotFound:
         abort(404)
-    except (Conflict, EventNotAllowed, PermissionDenied) as error:
-        flash(error.message, "error")
-        return _task_page(task_id, form, 409)
+    except (Conflict, EventNotAllowed, PermissionDenied):
+        # The reason in the reader's language: the task or its case moved on meanwhile.
+        flash(
+            _(
+                "This answer no longer applies: the task was answered or its case changed "
+                "meanwhile. The page shows where it stands now."
+            ),
+            "error",
+        )
+        return _task_page(task_id, None, 409)
     flash(_("Answer recorded: %(action)s.", action=label("task_action", body["action"])), "success")
     return redirect(url_for("tasks.task", task_id=task_id))
