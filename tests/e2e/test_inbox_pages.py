@@ -22,11 +22,12 @@ NAMES = ("Lan", "Mai", "Hoa", "Cúc", "Đào", "Huệ", "Linh", "Ngọc", "Trang
 
 
 def new_case(db, people, day: int = 1):
-    """A case of its own: each day's report is on another child."""
+    """A case of its own: each day's report is on another child (born another year, so
+    that close names are not taken for a possible match)."""
     child = {
         "full_name": f"Nguyễn Thị {NAMES[day - 1]}",
         "sex": "female",
-        "birth_date": "2018-05-01",
+        "birth_date": f"{2011 + day}-05-01",
         "unit_code": "20194",
         "address": "Tổ 5",
     }

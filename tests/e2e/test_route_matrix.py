@@ -40,8 +40,6 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "dashboard.index": ("/dashboard", row(404, anonymous=302, chair=200, province=200)),
     "cases.work": ("/work", row(404, anonymous=302, officer=200, officer_2=200, chair=200)),
     "tasks.task": ("/tasks/{task}", row(404, anonymous=302, police=200)),
-    # The answer is POSTed to the task's own page: a GET there shows the page.
-    "tasks.answer": ("/tasks/{task}", row(404, anonymous=302, police=200)),
     "inbox.index": ("/inbox", SIGNED_IN),
     "inbox.read": ("/inbox/1/read", row(405)),
     "inbox.read_all": ("/inbox/read-all", row(405)),

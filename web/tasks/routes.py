@@ -69,17 +69,14 @@ def _task_page(task_id: int, form: Any = None, status: int = 200) -> Any:
     ), status
 
 
-@bp.get("/tasks/<id:task_id>")
+@bp.route("/tasks/<id:task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: int) -> Any:
+    """The task's page; a POST answers it (one rule, so that an id out of range is a 404
+    for either method)."""
     _agency_only()
-    return _task_page(task_id)
-
-
-@bp.post("/tasks/<id:task_id>")
-@login_required
-def answer(task_id: int) -> Any:
-    _agency_only()
+    if request.method == "GET":
+        return _task_page(task_id)
     form = event_form(forms.TASK_ANSWER, request.form, {})
     if not form.validate():  # CSRF: the fields are checked by the services
         abort(400)
