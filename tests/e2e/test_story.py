@@ -4,6 +4,7 @@ is also read in English and photographed under test-artifacts/story/."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,7 +21,8 @@ class Story:
 
     def __init__(self, page, server: str) -> None:
         self.page, self.server, self.shot = page, server, 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(SHOTS, ignore_errors=True)  # this run's pictures only
+        SHOTS.mkdir(parents=True)
 
     def sign_in(self, username: str) -> None:
         page = self.page
