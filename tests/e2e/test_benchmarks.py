@@ -41,3 +41,15 @@ def test_sweep_benchmark_prints_its_ratio() -> None:
     ratios = dict(re.findall(r"(postgresql|sqlite) .*ratio\s+([0-9.]+)", out))
     assert set(ratios) == {"postgresql", "sqlite"}, out
     assert all(float(value) > 0 for value in ratios.values())
+
+
+@pytest.mark.slow
+def test_pages_benchmark_prints_its_ratios() -> None:
+    out = run("pages", "--small", "60", "--big", "120", "--repeat", "1")
+    rows = dict(
+        re.findall(
+            r"^  (case list|my work|search child name)\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)$", out, re.M
+        )
+    )
+    assert set(rows) == {"case list", "my work", "search child name"}, out
+    assert all(float(ratio) > 0 for ratio in rows.values())
