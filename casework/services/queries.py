@@ -740,6 +740,8 @@ def mail_failures(db: Database) -> list[dict[str, Any]]:
 #: Cases a page of the list shows.
 PAGE_SIZE = 50
 _REFERENCE_LIKE = re.compile(r"[0-9A-Za-z-]{3,24}")
+#: A case reference written whole: province, year, number (casestore.insert_new_case).
+_FULL_REFERENCE = re.compile(r"[0-9]{2}-[0-9]{4}-[0-9]{6,10}")
 
 
 def _local_midnight(day: date | None) -> datetime:
@@ -855,7 +857,9 @@ def case_page(
         # without reading the province's cases in date order.
         text = search.strip()
         found: list[Any] = []
-        if scope.sees_identity(actor) or _REFERENCE_LIKE.fullmatch(text):
+        if _FULL_REFERENCE.fullmatch(text):  # a whole reference: that case, by its index
+            found.append(sa.select(Case.id).where(Case.reference == text))
+        elif scope.sees_identity(actor) or _REFERENCE_LIKE.fullmatch(text):
             found.append(sa.select(Case.id).where(Case.reference.contains(text, autoescape=True)))
         if scope.sees_identity(actor):
             found.append(
