@@ -146,7 +146,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "agency_kind": ("Cơ quan thực hiện", "Agency"),
         "anonymous": ("Giấu tên", "Anonymous"),
         "answer": ("Trả lời", "Answer"),
-        "assignee": ("Người phụ trách (tên đăng nhập)", "Officer responsible (username)"),
+        "assignee": ("Người phụ trách", "Officer responsible"),
         "assignee_name": ("Người phụ trách", "Officer responsible"),
         "attachment_kind": ("Loại tài liệu", "Kind of document"),
         "attachment_title": ("Tên tài liệu", "Title"),
