@@ -78,3 +78,27 @@ def test_each_tile_leads_to_exactly_the_cases_it_counts(client, db, people) -> N
     assert (
         commune_link and client.get(commune_link.group(1).replace("&amp;", "&")).status_code == 200
     )
+
+
+def test_the_table_downloads_as_excel_and_csv_with_the_same_counts(client, db, people) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    case_in(db, people, "plan_approval")
+    login(client, "province")
+    answer = client.get("/dashboard.csv?hours=24")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(answer.text.lstrip("\ufeff"))))
+    assert rows[0][0] == "Xã/phường" or rows[0][0].startswith("Xã")
+    assert "Kế hoạch chờ phê duyệt" in rows[0]
+    total = rows[-1]
+    assert total[0] == "Tổng cộng" and total[rows[0].index("Kế hoạch chờ phê duyệt")] == "1"
+    book = load_workbook(io.BytesIO(client.get("/dashboard.xlsx?hours=24&lang=en").data))
+    sheet = [list(r) for r in book.active.iter_rows(values_only=True)]
+    assert sheet[0][0] == "Commune" and sheet[-1][0] == "Total"
+    assert sheet[-1][sheet[0].index("Plans waiting for approval")] == 1
+    assert "Nguyễn Thị Lan" not in answer.text  # counts only, no child
+    assert client.get("/dashboard.csv?hours=0").status_code == 422

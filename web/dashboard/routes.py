@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from casework.errors import ValidationError
@@ -24,9 +25,7 @@ def dashboard_link() -> dict[str, Any]:
     return {"supervises": supervises}
 
 
-@bp.get("/dashboard")
-@login_required
-def index() -> Any:
+def _overview() -> tuple[dict[str, Any], str | None]:
     actor = current_user.user
     if not dashboard.supervises(actor):
         abort(404)
@@ -36,7 +35,74 @@ def index() -> Any:
         hours = dashboard.horizon_hours(request.args.get("hours"))
     except ValidationError as error:
         hours, problem = dashboard.DEFAULT_HORIZON_HOURS, error.errors.get("hours")
-    view = dashboard.overview(get_db(), actor, hours)
+    return dashboard.overview(get_db(), actor, hours), problem
+
+
+def _table(view: dict[str, Any]) -> list[list[Any]]:
+    """The table by commune or officer, as rows of cells (a header first): counts only,
+    nothing about a child."""
+    names = {
+        "unassigned": _("Waiting for assignment"),
+        "overdue": _("Overdue"),
+        "due_soon": _("Due within %(hours)s hours", hours=view["hours"]),
+        "escalated": _("Escalated to the province"),
+        "approval": _("Plans waiting for approval"),
+    }
+    first = _("Commune") if view["by"] == "commune" else _("Officer")
+    rows: list[list[Any]] = [[first, *(names[t] for t in dashboard.TILES)]]
+    for row in view["rows"]:
+        rows.append([row["name"] or _("Not assigned"), *(row[t] for t in dashboard.TILES)])
+    rows.append([_("Total"), *(view["tiles"][t] for t in dashboard.TILES)])
+    return rows
+
+
+@bp.get("/dashboard.csv")
+@login_required
+def csv_table() -> Any:
+    import csv
+    import io
+
+    view, problem = _overview()
+    if problem:
+        abort(422, description=problem)
+    out = io.StringIO()
+    csv.writer(out).writerows(_table(view))
+    # A byte-order mark, so that spreadsheet programs read the Vietnamese as UTF-8.
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=overview.csv"},
+    )
+
+
+@bp.get("/dashboard.xlsx")
+@login_required
+def xlsx_table() -> Any:
+    import io
+
+    from openpyxl import Workbook
+
+    view, problem = _overview()
+    if problem:
+        abort(422, description=problem)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _("Overview")[:31]
+    for row in _table(view):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=overview.xlsx"},
+    )
+
+
+@bp.get("/dashboard")
+@login_required
+def index() -> Any:
+    view, problem = _overview()
     return render_template(
         "dashboard/index.html", view=view, tiles=dashboard.TILES, problem=problem
     ), (422 if problem else 200)
