@@ -264,3 +264,38 @@ def assignee_filter(actor: User) -> ColumnElement[bool]:
 def filters_by_commune(actor: User) -> bool:
     """Province staff narrow their list to one commune of the province."""
     return actor.active and actor.role == Role.PROVINCE and actor.province_code is not None
+
+
+def administered_province(actor: User) -> str | None:
+    """An administrator attached to a province's unit runs that province only (its users,
+    calendars, workflow settings, audit chain); one with no unit runs every province.
+    None means every province; callers check may_administer first."""
+    return actor.province_code if actor.unit_id is not None else None
+
+
+def administers(actor: User | None, province_code: str | None) -> bool:
+    """May this administrator change what belongs to this province (None: national things,
+    such as the units tree, which only a national administrator changes)?"""
+    if not may_administer(actor):
+        return False
+    assert actor is not None
+    own = administered_province(actor)
+    return own is None or (province_code is not None and own == province_code)
+
+
+def administered_users(actor: User) -> ColumnElement[bool]:
+    """The accounts an administrator manages, as a query's condition: all of them for a
+    national administrator, those of the province's units for a province administrator."""
+    if not may_administer(actor):
+        return sa.false()
+    own = administered_province(actor)
+    if own is None:
+        return sa.true()
+    units = sa.select(AdministrativeUnit.id).where(AdministrativeUnit.province_code == own)
+    return User.unit_id.in_(units)
+
+
+def reads_access_log(actor: User, province_code: str | None) -> bool:
+    """Who may see who read or changed a given child's record: the administrators of its
+    province (the audit trail's keepers), never the case workers themselves."""
+    return administers(actor, province_code)

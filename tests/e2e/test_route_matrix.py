@@ -56,6 +56,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "auth.tokens": ("/account/tokens", SIGNED_IN),
     "auth.revoke": ("/account/tokens/1/revoke", row(405)),
     "auth.set_language": ("/lang/en", row(302)),
+    "admin.index": ("/admin", row(403, anonymous=302, admin=200)),
     "admin.failures": ("/admin/mail-failures", row(403, anonymous=302, admin=200)),
     "intake.new": ("/intake", row(200, anonymous=302, police=404, admin=404)),
     "intake.communes": ("/intake/communes?q-q=hai", row(200, anonymous=302, police=404, admin=404)),

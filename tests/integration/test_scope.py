@@ -268,3 +268,33 @@ def test_an_agencys_case_list_times_only_its_own_tasks(db, people) -> None:
     everything = get_case(db, people["chair"], view["id"], now=NOW)["deadlines"]
     earliest = min(d["due_at"] for d in everything if d["status"] in ("open", "overdue"))
     assert earliest < row["next_due_at"]  # health's answer is due first: not the police's
+
+
+def test_a_province_administrator_runs_only_its_province(db, people) -> None:
+    import sqlalchemy as sa
+
+    from casework import scope
+    from casework.models import User
+
+    national = people["admin"]
+    provincial = people.make("admin.48", "admin", "48")
+    assert scope.administers(national, "48") and scope.administers(national, "01")
+    assert scope.administers(national, None)  # national things: the units tree
+    assert scope.administers(provincial, "48")
+    assert not scope.administers(provincial, "01")
+    assert not scope.administers(provincial, None)
+    assert not scope.administers(people["province"], "48")  # staff, not an administrator
+    with db.uow(readonly=True) as uow:
+
+        def managed(actor: User) -> set[str]:
+            query = sa.select(User.username).where(scope.administered_users(actor))
+            return set(uow.session.scalars(query))
+
+        everyone = set(uow.session.scalars(sa.select(User.username)))
+        assert managed(national) == everyone
+        assert "officer.hn" not in managed(provincial)
+        assert "province.hn" not in managed(provincial)
+        assert {"officer", "chair", "officer.2", "province", "police", "admin.48"} <= managed(
+            provincial
+        )
+        assert managed(people["chair"]) == set()
