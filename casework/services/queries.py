@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from casework import audit, notify, scope
 from casework.casestore import CaseRow, CaseStore, Clock, TaskRow
 from casework.clock import utcnow
-from casework.db import Database
+from casework.db import Database, UnitOfWork
 from casework.deadlines import deadline_status
 from casework.errors import NotFound
 from casework.models import (
@@ -218,18 +218,30 @@ def get_case(
     with db.uow() as uow:
         case = load_case(uow.session, actor, case_id)
         view = case_view(uow.session, case, actor, now)
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=actor,
-            action="case.read",
-            now=now,
-            province_code=case.province_code,
-            case_id=case.id,
-            summary={"view": "full" if scope.sees_identity(actor) else "referred"},
-        )
+        _record_read(uow, actor, case, now, {"view": _read_view(actor)})
         uow.commit()
     return view
+
+
+def _read_view(actor: User) -> str:
+    return "full" if scope.sees_identity(actor) else "referred"
+
+
+def _record_read(
+    uow: UnitOfWork, actor: User, case: Case, now: datetime, summary: dict[str, Any]
+) -> None:
+    """Every read of a child's record is an audit event on the case's province chain; the
+    summary says which view was read (never what it showed)."""
+    audit.record(
+        uow.session,
+        uow.settings.audit_key,
+        actor=actor,
+        action="case.read",
+        now=now,
+        province_code=case.province_code,
+        case_id=case.id,
+        summary=summary,
+    )
 
 
 def list_cases(
@@ -519,16 +531,7 @@ def task_page(
                 for u, name in updates
             ],
         }
-        audit.record(
-            session,
-            uow.settings.audit_key,
-            actor=actor,
-            action="case.read",
-            now=now,
-            province_code=case.province_code,
-            case_id=case.id,
-            summary={"view": "task", "task_id": task.id},
-        )
+        _record_read(uow, actor, case, now, {"view": "task", "task_id": task.id})
         uow.commit()
     return view
 
@@ -1058,19 +1061,7 @@ def case_file(
             view["notes"] = _notes(session, case)
             view["attachments"] = _attachments(session, case)
             view["plan"] = _plan(case)
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=actor,
-            action="case.read",
-            now=now,
-            province_code=case.province_code,
-            case_id=case.id,
-            summary={
-                "view": "full" if scope.sees_identity(actor) else "referred",
-                "purpose": purpose,
-            },
-        )
+        _record_read(uow, actor, case, now, {"view": _read_view(actor), "purpose": purpose})
         uow.commit()
     return view
 

@@ -21,7 +21,7 @@ SIGNED_IN = row(200, anonymous=302)
 #: what their POSTs do per role is in their own tests (test_actions, test_agency_portal,
 #: test_api, test_scope, test_sessions).
 MATRIX: dict[str, tuple[str, dict[str, int]]] = {
-    "cases.index": ("/", row(200, anonymous=302, police=302)),
+    "cases.index": ("/", row(200, anonymous=302, police=302, admin=302)),
     "cases.detail": ("/cases/{case}", row(200, anonymous=302, officer_2=404, admin=404)),
     "cases.print_view": (
         "/cases/{case}/print",
@@ -134,3 +134,11 @@ def test_who_must_use_two_factors_reaches_only_enrolment_before_it(db, people, r
             wrong[endpoint] = answer.status_code
     assert wrong == {}
     assert client.get("/account/two-factor").status_code == 200
+
+
+def test_an_administrator_lands_on_the_administration_pages(client, people) -> None:
+    client.post("/login", data={"username": "admin", "password": PASSWORD})
+    assert client.get("/").location.endswith("/admin")
+    page = client.get("/admin")
+    assert page.status_code == 200
+    assert 'href="/admin/mail-failures"' in page.text

@@ -93,6 +93,8 @@ def index() -> Any:
     actor = current_user.user
     if queries.answers_tasks(actor):  # an agency lands on its tasks
         return redirect(url_for("tasks.index"))
+    if queries.may_administer(actor):  # an administrator sees no case: lands on its pages
+        return redirect(url_for("admin.index"))
     only_args(*LIST_ARGS)
     workflow = get_workflow("case")
     choices = queries.list_choices(get_db(), actor)
