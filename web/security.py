@@ -41,7 +41,24 @@ def register(app: Flask) -> None:
             # Pages and API answers hold children's data: no copy in any cache, the
             # browser's back-forward cache included.
             response.headers["Cache-Control"] = "no-store"
+        return _whole_page_redirect(response)
+
+
+def _whole_page_redirect(response: Response) -> Response:
+    """A part of a page fetched by htmx (suggestions, autosave, typeahead) after the session
+    ended would otherwise get the sign-in page swapped into the part, or nothing: tell htmx
+    to take the whole page there instead (HX-Redirect), so the user sees why."""
+    if request.headers.get("HX-Request") != "true" or response.status_code not in (301, 302, 303):
         return response
+    target = local_path(response.location)
+    if target is None or not target.startswith("/login"):
+        return response
+    answer = Response(status=401)
+    answer.headers["HX-Redirect"] = target
+    for name, value in response.headers.items():  # the security headers, the cookie
+        if name.lower() not in ("location", "content-length", "content-type"):
+            answer.headers.add(name, value)
+    return answer
 
 
 def local_path(url: str | None) -> str | None:

@@ -104,3 +104,14 @@ def test_language_switch_returns_to_the_page_it_was_on(client) -> None:
     response = client.get("/lang/en", headers={"Referer": "http://localhost/cases/7?page=2"})
     assert response.status_code == 302 and response.location == "/cases/7?page=2"
     assert client.get("/login").text.count("Sign in") >= 1
+
+
+def test_a_part_of_a_page_asked_for_after_sign_out_takes_the_whole_page_to_sign_in(
+    client,
+) -> None:
+    plain = client.get("/inbox")
+    assert plain.status_code == 302 and "/login" in plain.location
+    part = client.get("/inbox", headers={"HX-Request": "true"})
+    assert part.status_code == 401
+    assert part.headers["HX-Redirect"].startswith("/login")
+    assert part.headers["Content-Security-Policy"]  # still carries the security headers
