@@ -46,6 +46,19 @@ def agency_uses(session: Session, agency_id: int) -> dict[str, int]:
     return {"users": int(users or 0), "tasks": int(tasks or 0)}
 
 
+#: The kind a unit's name starts with, left out when names are put in order.
+_KINDS = ("thanh pho ", "tinh ", "phuong ", "xa ", "dac khu ", "thi tran ", "huyen ", "quan ")
+
+
+def _sort_key(name: str) -> str:
+    """Names in the order people look for them: "Thành phố Đà Nẵng" among the D's."""
+    folded = name_key(name)
+    for kind in _KINDS:
+        if folded.startswith(kind):
+            return folded[len(kind) :]
+    return folded
+
+
 def _row(unit: AdministrativeUnit) -> dict[str, Any]:
     return {
         "id": unit.id,
@@ -81,15 +94,18 @@ def units_tree(
                 .group_by(AdministrativeUnit.province_code)
             ).all()
         )
-        provinces = [
-            {**_row(unit), "communes": int(counts.get(unit.code, 0))}
-            for unit in session.scalars(
-                sa.select(AdministrativeUnit)
-                .where(current, AdministrativeUnit.level == UnitLevel.PROVINCE)
-                .order_by(AdministrativeUnit.name)
-            )
-            if own is None or unit.code == own
-        ]
+        provinces = sorted(
+            (
+                {**_row(unit), "communes": int(counts.get(unit.code, 0))}
+                for unit in session.scalars(
+                    sa.select(AdministrativeUnit).where(
+                        current, AdministrativeUnit.level == UnitLevel.PROVINCE
+                    )
+                )
+                if own is None or unit.code == own
+            ),
+            key=lambda p: _sort_key(p["name"]),
+        )
         if province is not None and not any(p["code"] == province for p in provinces):
             raise NotFound(f"no province {province[:8]!r} among those you administer")
         communes: list[dict[str, Any]] = []
@@ -120,7 +136,7 @@ def units_tree(
                         "agencies": int(agencies.get(unit.id, 0)),
                     }
                 )
-        communes.sort(key=lambda c: (c["folded"].split(" ", 1)[-1], c["code"]))
+        communes.sort(key=lambda c: (_sort_key(c["name"]), c["code"]))
     pages = max(1, -(-len(communes) // UNITS_PAGE))
     page = min(max(page, 1), pages)
     selected = next((p for p in provinces if p["code"] == province), None)
