@@ -196,6 +196,31 @@ def test_older_units_are_shown_apart_with_their_dates(client, db, admins) -> Non
     assert "Phường Hải Châu" not in older
 
 
+def test_an_older_unit_shows_the_current_unit_that_kept_its_code(client, db, admins) -> None:
+    with db.uow() as uow:
+        province = uow.session.scalars(
+            sa.select(AdministrativeUnit).where(AdministrativeUnit.code == "48")
+        ).first()
+        uow.session.add(
+            AdministrativeUnit(
+                code="20308",
+                name="Xã Bà Nà",
+                level="commune",
+                parent_id=province.id,
+                province_code="48",
+                valid_from=units.REFORM_DATE,
+            )
+        )
+        uow.commit()
+    login(client, "admin")
+    page = client.get("/admin/units").text
+    rows = re.findall(r"<tr>(.*?)</tr>", page[page.index('id="older"') :], re.S)
+    [hoa_bac] = [text_of(r) for r in rows if "Hoà Bắc" in r]
+    assert "Xã Bà Nà" in hoa_bac
+    [hoa_vang] = [text_of(r) for r in rows if "Hoà Vang (cũ)" in r and "Hoà Bắc" not in r]
+    assert "chưa rõ" in hoa_vang  # nothing took the district's code
+
+
 # --- adding an older unit --------------------------------------------------------------------
 
 
