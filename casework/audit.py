@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -382,12 +382,14 @@ class VerifyResult:
     event_id: int | None = None
 
 
-def _stream(session: Session) -> Iterator[AuditEvent]:
+def _stream(session: Session, chains: Collection[str] | None = None) -> Iterator[AuditEvent]:
     statement = (
         sa.select(AuditEvent)
         .order_by(AuditEvent.chain, AuditEvent.seq)
         .execution_options(yield_per=2000)
     )
+    if chains is not None:
+        statement = statement.where(AuditEvent.chain.in_(sorted(chains)))
     for event in session.scalars(statement):
         yield event
         session.expunge(event)  # constant memory: nothing piles up in the identity map
@@ -417,14 +419,22 @@ def _describe(event: AuditEvent) -> str:
 
 
 def verify(
-    session: Session, key: bytes, now: datetime | None = None, seal_within: timedelta | None = None
+    session: Session,
+    key: bytes,
+    now: datetime | None = None,
+    seal_within: timedelta | None = None,
+    chains: Collection[str] | None = None,
 ) -> VerifyResult:
     """Walk every chain in order, in constant memory; name the first event that was changed,
     removed, inserted or replayed; check the seals. With `seal_within`, also fail when a chain
     moved more than that long before `now` and no seal covers it (a seal was removed, or
-    nothing seals)."""
+    nothing seals). With `chains`, only those chains (and the seals' record of them)."""
     consistent(session)
-    heads = {row.chain: row for row in session.scalars(sa.select(AuditChain))}
+    heads = {
+        row.chain: row
+        for row in session.scalars(sa.select(AuditChain))
+        if chains is None or row.chain in chains
+    }
     count = 0
     chains_seen: set[str] = set()
     digest = hashlib.sha256()
@@ -465,7 +475,7 @@ def verify(
             return fail(f"{_describe(event)} was changed: its MAC does not match", event)
         return fail(f"{_describe(event)} was changed or inserted: its MAC does not match", event)
 
-    for event in _stream(session):
+    for event in _stream(session, chains):
         if event.chain != chain:
             if suspect is not None:
                 return judge_last(suspect)
@@ -515,15 +525,17 @@ def verify(
     for name, head in heads.items():
         if name not in chains_seen and head.seq > 0:
             return fail(f"chain {name}: all {head.seq} event(s) were removed")
-    problem = _verify_seals(session, key)
+    problem = _verify_seals(session, key, chains)
     if problem is None and seal_within is not None:
-        problem = verify_sealed(session, now, seal_within)
+        problem = verify_sealed(session, now, seal_within, chains)
     if problem:
         return fail(problem)
     return VerifyResult(True, count, digest.hexdigest(), len(chains_seen))
 
 
-def _verify_seals(session: Session, key: bytes) -> str | None:
+def _verify_seals(
+    session: Session, key: bytes, chains: Collection[str] | None = None
+) -> str | None:
     """Every seal is genuine and follows the one before; the chains extend the last one.
     (Each event's MAC covers its place, so a chain that extends the last seal extends every
     earlier one: only a cut tail can undo a seal.)"""
@@ -540,6 +552,8 @@ def _verify_seals(session: Session, key: bytes) -> str | None:
     for chain, head in last.heads.items():
         if head["seq"] == 0:  # seals before revision 0004 recorded empty chains too
             continue
+        if chains is not None and chain not in chains:
+            continue
         stored = session.scalar(
             sa.select(AuditEvent.hash).where(
                 AuditEvent.chain == chain, AuditEvent.seq == head["seq"]
@@ -553,7 +567,12 @@ def _verify_seals(session: Session, key: bytes) -> str | None:
     return None
 
 
-def verify_sealed(session: Session, now: datetime | None, within: timedelta) -> str | None:
+def verify_sealed(
+    session: Session,
+    now: datetime | None,
+    within: timedelta,
+    chains: Collection[str] | None = None,
+) -> str | None:
     """A chain that moved longer than `within` ago must be covered by the last seal."""
     from casework.clock import utcnow
 
@@ -561,6 +580,8 @@ def verify_sealed(session: Session, now: datetime | None, within: timedelta) -> 
     last = session.scalars(sa.select(AuditSeal).order_by(AuditSeal.id.desc()).limit(1)).first()
     sealed = last.heads if last is not None else {}
     for chain, head in _heads(session).items():
+        if chains is not None and chain not in chains:
+            continue
         covered = int(sealed.get(chain, {}).get("seq", 0))
         if head["seq"] <= covered:
             continue

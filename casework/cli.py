@@ -461,8 +461,7 @@ def audit_verify(obj: CliContext, anchor_file: Any, seal_within: int) -> None:
     inserted or replayed, a seal removed, events left unsealed, or a cut tail."""
     from datetime import timedelta
 
-    from casework import audit
-    from casework.clock import utcnow
+    from casework.services.audit_trail import verify_trail
 
     saved = None
     if anchor_file is not None:
@@ -473,14 +472,8 @@ def audit_verify(obj: CliContext, anchor_file: Any, seal_within: int) -> None:
                 "not an anchor printed by 'casework audit anchor' (JSON)", param_hint="--anchor"
             ) from None
     within = timedelta(seconds=seal_within) if seal_within else None
-    with obj.db.uow(readonly=True) as uow:
-        key = uow.settings.audit_key
-        result = audit.verify(uow.session, key)
-        problem = result.problem if not result.ok else None
-        if problem is None and saved is not None:
-            problem = audit.check_anchor(uow.session, key, saved)
-        if problem is None and within is not None:
-            problem = audit.verify_sealed(uow.session, utcnow(), within)
+    check = verify_trail(obj.db, anchor=saved, seal_within=within)
+    result, problem = check.result, check.problem
     if problem is not None:
         click.echo(f"TAMPERED: {problem}", err=True)
         click.echo(f"({result.count} events verified before the problem)", err=True)

@@ -193,6 +193,23 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "unit_code": ("Xã, phường", "Commune"),
         "verified": ("Đã xác minh", "Verified"),
         "environment": ("Môi trường xảy ra", "Where it happened"),
+        # Administrative units, agencies and their focal points (the administrators' forms).
+        "official_code": ("Mã đơn vị hành chính", "Official code"),
+        "unit_name": ("Tên đơn vị", "Name of the unit"),
+        "unit_level": ("Cấp", "Level"),
+        "parent_code": ("Mã đơn vị cấp trên", "Code of the unit it belonged to"),
+        "valid_from": ("Có hiệu lực từ ngày", "In force from"),
+        "valid_to": ("Có hiệu lực đến ngày", "In force until"),
+        "agency_type": ("Loại cơ quan", "Kind of agency"),
+        "agency_name": ("Tên cơ quan", "Name of the agency"),
+        "contact_name": ("Họ và tên", "Full name"),
+        "position": ("Chức vụ", "Position"),
+        "email": ("Thư điện tử", "E-mail"),
+    },
+    "unit_level": {
+        "province": ("tỉnh, thành phố", "province"),
+        "district": ("huyện (cũ)", "district (former)"),
+        "commune": ("xã, phường", "commune or ward"),
     },
     "placement": {
         "family": ("gia đình", "family"),

@@ -28,6 +28,7 @@ from casework.models.units import (
     AgencyKind,
     CalendarDay,
     CalendarDayKind,
+    FocalPoint,
     UnitLevel,
 )
 from casework.models.users import ApiToken, RecoveryCode, Role, User
@@ -52,6 +53,7 @@ __all__ = [
     "DeadlineOverride",
     "DeadlineStatus",
     "FiredRung",
+    "FocalPoint",
     "IntakeDraft",
     "MailStatus",
     "Notification",

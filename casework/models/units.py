@@ -69,6 +69,22 @@ class Agency(Base):
     unit: Mapped[AdministrativeUnit] = relationship()
 
 
+class FocalPoint(Base):
+    """A person to contact at a partner agency (several per agency): who they are, their
+    position, how to reach them. Contact data only, not an account."""
+
+    __tablename__ = "agency_focal_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(200))
+    position: Mapped[str] = mapped_column(sa.String(200), default="")
+    phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    email: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
 class CalendarDayKind(enum.StrEnum):
     OFF = "off"  # an extra day off (e.g. a province's bridge day)
     WORK = "work"  # a weekend day swapped into a working day

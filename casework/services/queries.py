@@ -29,6 +29,7 @@ from casework.models import (
     Child,
     Deadline,
     FiredRung,
+    MailStatus,
     Notification,
     PlanTask,
     PlanTaskStatus,
@@ -721,19 +722,42 @@ def unread_count(db: Database, user: User, items: bool = False) -> int:
 # --- administration ------------------------------------------------------------------------
 
 
-def mail_failures(db: Database) -> list[dict[str, Any]]:
-    """Users whose address the mail server refused for good (for administrators)."""
+def mail_failures(db: Database, actor: User | None = None) -> list[dict[str, Any]]:
+    """Users whose address the mail server refused for good (for administrators: those
+    `actor` administers), with their unit and how much mail failed or waits for them."""
     with db.uow(readonly=True) as uow:
+        session = uow.session
+        statement = sa.select(User).where(User.email_failed_at.is_not(None))
+        if actor is not None:
+            statement = statement.where(scope.administered_users(actor))
+        users = [u for u in session.scalars(statement.order_by(User.email_failed_at.desc()))]
+        counts: dict[tuple[int, str], int] = {}
+        if users:
+            counts = {
+                (user_id, status): int(n)
+                for user_id, status, n in session.execute(
+                    sa.select(Notification.user_id, Notification.mail_status, sa.func.count())
+                    .where(
+                        Notification.user_id.in_([u.id for u in users]),
+                        Notification.mail_status.in_((MailStatus.FAILED, MailStatus.PENDING)),
+                    )
+                    .group_by(Notification.user_id, Notification.mail_status)
+                )
+            }
         return [
             {
+                "user_id": u.id,
                 "username": u.username,
+                "full_name": u.full_name,
+                "role": u.role,
+                "unit_name": u.unit.name if u.unit else None,
                 "email": u.email,
                 "failed_at": u.email_failed_at.isoformat(),
                 "error": u.email_error,
+                "failed_mail": counts.get((u.id, MailStatus.FAILED), 0),
+                "pending_mail": counts.get((u.id, MailStatus.PENDING), 0),
             }
-            for u in uow.session.scalars(
-                sa.select(User).where(User.email_failed_at.is_not(None)).order_by(User.username)
-            )
+            for u in users
             if u.email_failed_at is not None
         ]
 

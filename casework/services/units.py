@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -10,11 +12,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from casework import audit
+from casework import audit, scope
 from casework.clock import utcnow
 from casework.db import Database
-from casework.errors import ValidationError
-from casework.models import AdministrativeUnit, UnitLevel
+from casework.errors import NotFound, PermissionDenied, ValidationError
+from casework.models import (
+    AdministrativeUnit,
+    Agency,
+    AgencyKind,
+    FocalPoint,
+    UnitLevel,
+    User,
+)
+from casework.services.forms import clean
+from casework.services.unit_queries import agency_uses, unit_by_code
+from workflows.spec import FieldError, FieldSpec, choice, iso_date, text
 
 #: The two-tier local government took effect on 1/7/2025 (province → commune, no district).
 REFORM_DATE = date(2025, 7, 1)
@@ -154,9 +166,13 @@ def add_unit(
     parent_code: str | None,
     valid_from: date,
     valid_to: date | None = None,
+    actor: User | None = None,
 ) -> AdministrativeUnit:
     """Add one unit by hand — typically a pre-2025 district or commune (`valid_to`
-    30/6/2025) that historic cases keep; vietnam-provinces ships the 2025 units only."""
+    30/6/2025) that historic cases keep; vietnam-provinces ships the 2025 units only.
+    `actor`: the administrator (None from the command line); only a national one may."""
+    if actor is not None and not scope.administers(actor, None):
+        raise PermissionDenied("only a national administrator adds administrative units")
     if level not in LEVEL_DIGITS:
         raise ValidationError({"level": "must be province, district or commune"})
     digits = LEVEL_DIGITS[UnitLevel(level)]
@@ -185,15 +201,29 @@ def add_unit(
             allowed = ("province",) if level == UnitLevel.DISTRICT else ("province", "district")
             if parent.level not in allowed:
                 raise ValidationError({"parent": f"a {level} cannot belong to a {parent.level}"})
-        clash = session.scalar(
-            sa.select(AdministrativeUnit.id).where(
+        # The same code at the same level may come back only for other dates (the reform
+        # reused codes): a unit whose validity overlaps the new one's is a duplicate.
+        clash = session.scalars(
+            sa.select(AdministrativeUnit)
+            .where(
                 AdministrativeUnit.code == code,
                 AdministrativeUnit.level == level,
-                AdministrativeUnit.valid_from == valid_from,
+                AdministrativeUnit.valid_from <= (valid_to or date.max),
+                sa.or_(
+                    AdministrativeUnit.valid_to.is_(None),
+                    AdministrativeUnit.valid_to >= valid_from,
+                ),
             )
-        )
-        if clash:
-            raise ValidationError({"code": f"{level} {code} valid from {valid_from} exists"})
+            .limit(1)
+        ).first()
+        if clash is not None:
+            until = clash.valid_to.isoformat() if clash.valid_to else "today"
+            raise ValidationError(
+                {
+                    "code": f"{level} {code} already exists for these dates "
+                    f"({clash.name}, {clash.valid_from.isoformat()} to {until})"
+                }
+            )
         unit = AdministrativeUnit(
             code=code,
             name=name.strip(),
@@ -208,7 +238,7 @@ def add_unit(
         audit.record(
             session,
             uow.settings.audit_key,
-            actor=None,
+            actor=actor,
             action="settings.unit_added",
             now=utcnow(),
             province_code=unit.province_code,
@@ -222,3 +252,249 @@ def add_unit(
         )
         uow.commit()
         return unit
+
+
+# --- the administrators' forms ---------------------------------------------------------------
+
+#: An older unit, as the administrators' page adds it (it ended: `valid_to` is required).
+UNIT_FIELDS = (
+    FieldSpec("code", text(8), label="official_code"),
+    FieldSpec("name", text(200), label="unit_name"),
+    FieldSpec("level", choice(*LEVEL_DIGITS, labels="unit_level"), label="unit_level"),
+    FieldSpec("parent", text(8), required=False, label="parent_code"),
+    FieldSpec("valid_from", iso_date(), label="valid_from"),
+    FieldSpec("valid_to", iso_date(), label="valid_to"),
+)
+
+
+def add_older_unit(db: Database, actor: User, data: dict[str, Any]) -> AdministrativeUnit:
+    """The page's form: `data` as typed, checked against UNIT_FIELDS, then `add_unit`."""
+    if not scope.administers(actor, None):
+        raise PermissionDenied("only a national administrator adds administrative units")
+    values = clean(UNIT_FIELDS, data)
+    return add_unit(
+        db,
+        values["code"],
+        values["name"],
+        values["level"],
+        values.get("parent"),
+        date.fromisoformat(values["valid_from"]),
+        date.fromisoformat(values["valid_to"]),
+        actor=actor,
+    )
+
+
+_PHONE = re.compile(r"\+?[0-9][0-9 .()-]{5,30}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _phone(value: str, path: str) -> str:
+    if not _PHONE.fullmatch(value):
+        raise FieldError(path, "must be a phone number (digits, spaces, + . - ( ))")
+    return value
+
+
+def _email(value: str, path: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise FieldError(path, "must be an e-mail address")
+    return value
+
+
+AGENCY_FIELDS = (
+    FieldSpec("kind", choice(*AgencyKind, labels="agency"), label="agency_type"),
+    FieldSpec("name", text(200), label="agency_name"),
+)
+FOCAL_POINT_FIELDS = (
+    FieldSpec("name", text(200), label="contact_name"),
+    FieldSpec("position", text(200), required=False, label="position"),
+    FieldSpec("phone", dataclasses.replace(text(40), check=_phone), required=False),
+    FieldSpec("email", dataclasses.replace(text(200), check=_email), required=False),
+)
+
+
+def _agency_in_scope(session: Session, actor: User, agency_id: int) -> Agency:
+    agency = session.get(Agency, agency_id)
+    if agency is None or not scope.administers(actor, agency.unit.province_code):
+        raise NotFound(f"no agency {agency_id} among those you administer")
+    return agency
+
+
+def _agency_values(session: Session, unit_id: int, data: dict[str, Any], own: int | None) -> Any:
+    values = clean(AGENCY_FIELDS, data)
+    twin = session.scalar(
+        sa.select(Agency.id).where(
+            Agency.unit_id == unit_id,
+            Agency.kind == values["kind"],
+            sa.func.lower(Agency.name) == values["name"].lower(),
+        )
+    )
+    if twin is not None and twin != own:
+        raise ValidationError({"name": "an agency of this kind has this name at this unit"})
+    return values
+
+
+def add_agency(db: Database, actor: User, unit_code: str, data: dict[str, Any]) -> int:
+    """A partner agency at a unit (its kind and name); audited. Returns its id."""
+    now = utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        unit = unit_by_code(session, actor, unit_code)
+        values = _agency_values(session, unit.id, data, None)
+        agency = Agency(unit_id=unit.id, kind=values["kind"], name=values["name"])
+        session.add(agency)
+        session.flush()
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="settings.agency_added",
+            now=now,
+            province_code=unit.province_code,
+            summary={"agency_id": agency.id, "unit": unit.code, **values},
+        )
+        uow.commit()
+        return agency.id
+
+
+def change_agency(db: Database, actor: User, agency_id: int, data: dict[str, Any]) -> None:
+    """Rename an agency (or correct its kind); audited with what it was."""
+    now = utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        agency = _agency_in_scope(session, actor, agency_id)
+        values = _agency_values(session, agency.unit_id, data, agency.id)
+        before = {"kind": agency.kind, "name": agency.name}
+        if before == values:
+            return
+        agency.kind, agency.name = values["kind"], values["name"]
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="settings.agency_changed",
+            now=now,
+            province_code=agency.unit.province_code,
+            summary={"agency_id": agency.id, "before": before, "after": values},
+        )
+        uow.commit()
+
+
+def remove_agency(db: Database, actor: User, agency_id: int) -> None:
+    """Delete an agency no user and no task refers to (with its focal points); audited."""
+    now = utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        agency = _agency_in_scope(session, actor, agency_id)
+        uses = agency_uses(session, agency.id)
+        if uses["users"] or uses["tasks"]:
+            raise ValidationError(
+                {
+                    "agency": f"is in use by {uses['users']} user(s) and {uses['tasks']} "
+                    "task(s): it cannot be deleted"
+                }
+            )
+        province, summary = (
+            agency.unit.province_code,
+            {
+                "agency_id": agency.id,
+                "kind": agency.kind,
+                "name": agency.name,
+            },
+        )
+        session.execute(sa.delete(FocalPoint).where(FocalPoint.agency_id == agency.id))
+        session.delete(agency)
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="settings.agency_removed",
+            now=now,
+            province_code=province,
+            summary=summary,
+        )
+        uow.commit()
+
+
+def _focal_values(data: dict[str, Any]) -> dict[str, str]:
+    values = clean(FOCAL_POINT_FIELDS, data)
+    if not values.get("phone") and not values.get("email"):
+        raise ValidationError({"phone": "give a phone number or an e-mail address"})
+    return {name: values.get(name, "") for name in ("name", "position", "phone", "email")}
+
+
+def add_focal_point(db: Database, actor: User, agency_id: int, data: dict[str, Any]) -> int:
+    """A person to contact at the agency; audited (which fields, not their values)."""
+    now = utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        agency = _agency_in_scope(session, actor, agency_id)
+        values = _focal_values(data)
+        point = FocalPoint(agency_id=agency.id, **values)
+        session.add(point)
+        session.flush()
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="settings.focal_point_added",
+            now=now,
+            province_code=agency.unit.province_code,
+            summary={"agency_id": agency.id, "focal_point_id": point.id},
+        )
+        uow.commit()
+        return point.id
+
+
+def _focal_in_scope(session: Session, actor: User, point_id: int) -> FocalPoint:
+    point = session.get(FocalPoint, point_id)
+    if point is None:
+        raise NotFound(f"no focal point {point_id}")
+    _agency_in_scope(session, actor, point.agency_id)
+    return point
+
+
+def change_focal_point(db: Database, actor: User, point_id: int, data: dict[str, Any]) -> None:
+    now = utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        point = _focal_in_scope(session, actor, point_id)
+        values = _focal_values(data)
+        changed = sorted(k for k, v in values.items() if getattr(point, k) != v)
+        if not changed:
+            return
+        for name in changed:
+            setattr(point, name, values[name])
+        agency = session.get(Agency, point.agency_id)
+        assert agency is not None
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="settings.focal_point_changed",
+            now=now,
+            province_code=agency.unit.province_code,
+            summary={"agency_id": agency.id, "focal_point_id": point.id, "fields": changed},
+        )
+        uow.commit()
+
+
+def remove_focal_point(db: Database, actor: User, point_id: int) -> int:
+    """Remove a focal point; returns its agency's id. Audited."""
+    now = utcnow()
+    with db.uow() as uow:
+        session = uow.session
+        point = _focal_in_scope(session, actor, point_id)
+        agency = session.get(Agency, point.agency_id)
+        assert agency is not None
+        session.delete(point)
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="settings.focal_point_removed",
+            now=now,
+            province_code=agency.unit.province_code,
+            summary={"agency_id": agency.id, "focal_point_id": point_id},
+        )
+        uow.commit()
+        return agency.id

@@ -58,6 +58,21 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "auth.set_language": ("/lang/en", row(302)),
     "admin.index": ("/admin", row(403, anonymous=302, admin=200)),
     "admin.failures": ("/admin/mail-failures", row(403, anonymous=302, admin=200)),
+    "admin.failure_action": ("/admin/mail-failures/1/retry", row(405)),
+    "admin.units_index": ("/admin/units", row(403, anonymous=302, admin=200)),
+    "admin.unit_new": ("/admin/units/new", row(403, anonymous=302, admin=200)),
+    "admin.agencies": ("/admin/units/20194/agencies", row(403, anonymous=302, admin=200)),
+    # Agency 1 is the police of Hải Châu (made with the "police" user); no focal point yet.
+    "admin.agency_edit": ("/admin/agencies/1", row(403, anonymous=302, admin=200)),
+    "admin.agency_delete": ("/admin/agencies/1/delete", row(405)),
+    "admin.focal_point_new": (
+        "/admin/agencies/1/focal-points/new",
+        row(403, anonymous=302, admin=200),
+    ),
+    "admin.focal_point_edit": ("/admin/focal-points/1", row(403, anonymous=302, admin=404)),
+    "admin.focal_point_delete": ("/admin/focal-points/1/delete", row(405)),
+    "admin.audit_index": ("/admin/audit", row(403, anonymous=302, admin=200)),
+    "admin.audit_verify": ("/admin/audit/chains/48/verify", row(405)),
     "intake.new": ("/intake", row(200, anonymous=302, police=404, admin=404)),
     "intake.communes": ("/intake/communes?q-q=hai", row(200, anonymous=302, police=404, admin=404)),
     # The report that opened the case, recorded by "intake": its outcome is its author's.

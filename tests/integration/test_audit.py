@@ -452,9 +452,9 @@ def test_verify_reads_one_moment_while_events_are_written(db, people, monkeypatc
     case = open_case(db, people)
     streamed = audit._stream
 
-    def write_meanwhile(session):
+    def write_meanwhile(session, *chains):
         get_case(db, people["officer"], case["id"], now=at("2027-02-03T10:00:00"))
-        yield from streamed(session)
+        yield from streamed(session, *chains)
 
     monkeypatch.setattr(audit, "_stream", write_meanwhile)
     result = verify(db)

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
+from casework.services import mail
 from casework.services.queries import mail_failures, may_administer
 from web import get_db
 
@@ -52,4 +55,22 @@ def index() -> Any:
 @bp.get("/mail-failures")
 @admin_only
 def failures() -> Any:
-    return render_template("admin/mail_failures.html", failures=mail_failures(get_db()))
+    """Refused addresses of the users this administrator manages, with what to do."""
+    rows = mail_failures(get_db(), current_user.user)
+    return render_template("admin/mail_failures.html", failures=rows, form=FlaskForm())
+
+
+@bp.post("/mail-failures/<int:user_id>/<any(retry, fixed):action>")
+@admin_only
+def failure_action(user_id: int, action: str) -> Any:
+    """Send the refused mail again now, or mark the address fixed (404 out of scope)."""
+    if not FlaskForm().validate():
+        abort(400, description="the form's security token is missing or stale")
+    db, actor = get_db(), current_user.user
+    if action == "retry":
+        queued = mail.retry_mail(db, actor, user_id)
+        flash(_("%(n)s message(s) will be sent again now.", n=queued), "success")
+    else:
+        mail.mark_address_fixed(db, actor, user_id)
+        flash(_("The address is marked as fixed."), "success")
+    return redirect(url_for("admin.failures"))
