@@ -193,6 +193,18 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "unit_code": ("Xã, phường", "Commune"),
         "verified": ("Đã xác minh", "Verified"),
         "environment": ("Môi trường xảy ra", "Where it happened"),
+        # Accounts (the administrators' forms, casework/services/users.py).
+        "username": ("Tên đăng nhập", "Username"),
+        "email": ("Thư điện tử", "E-mail"),
+        "role": ("Vai trò", "Role"),
+        "unit": ("Đơn vị (tỉnh hoặc xã, phường)", "Unit (province or commune)"),
+        "agency": ("Cơ quan phối hợp", "Partner agency"),
+        "initial_password": (
+            "Mật khẩu ban đầu (để trống: hệ thống tạo mật khẩu tạm)",
+            "Initial password (leave blank for a temporary one)",
+        ),
+        "token_name": ("Tên mã truy cập (dùng cho việc gì)", "Token name (what it is for)"),
+        "expires_on": ("Hết hạn vào cuối ngày", "Expires at the end of"),
     },
     "placement": {
         "family": ("gia đình", "family"),
