@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from casework.clock import utcnow
 from casework.models import ApiToken, AuditEvent, User
 from casework.services import twofactor, user_queries
 from casework.services.users import (
@@ -19,12 +20,9 @@ from casework.services.users import (
     list_tokens,
     record_failure,
 )
-from casework.clock import utcnow
 from config import TestConfig
 from tests.conftest import HANOI, HOME, PASSWORD
 from web import create_app
-
-NEW_PASSWORD = "a-new-password-2027"
 
 
 @pytest.fixture
@@ -281,7 +279,9 @@ def test_an_administrator_moves_an_officer_to_another_commune(app, db, admins) -
 def test_a_stale_edit_is_refused_and_writes_nothing(app, db, admins) -> None:
     first, second = signed_in(app, "admin"), signed_in(app, "admin.48")
     form_first, form_second = edit_form(first, "officer"), edit_form(second, "officer")
-    assert first.post("/admin/users/officer", data={**form_first, "role": "chair"}).status_code == 302
+    assert (
+        first.post("/admin/users/officer", data={**form_first, "role": "chair"}).status_code == 302
+    )
     stale = second.post(
         "/admin/users/officer?lang=en", data={**form_second, "full_name": "Somebody"}
     )
@@ -302,7 +302,9 @@ def test_a_stale_edit_is_refused_and_writes_nothing(app, db, admins) -> None:
         ({"full_name": "x" * 201}, "full_name", "must be at most 200 characters"),
     ],
 )
-def test_a_bad_edit_shows_the_form_with_the_message(app, db, admins, change, field, message) -> None:
+def test_a_bad_edit_shows_the_form_with_the_message(
+    app, db, admins, change, field, message
+) -> None:
     client = signed_in(app, "admin.48")
     form = edit_form(client, "officer")
     audit_before = count(db, AuditEvent)
@@ -383,7 +385,9 @@ def test_a_password_reset_shows_the_temporary_password_once(app, db, admins) -> 
     (event,) = events(db, "user.password_reset")
     assert event.actor == "admin" and temporary not in str(event.summary)
     user = app.test_client()
-    assert user.post("/login", data={"username": "officer", "password": PASSWORD}).status_code == 401
+    assert (
+        user.post("/login", data={"username": "officer", "password": PASSWORD}).status_code == 401
+    )
     user.post("/login", data={"username": "officer", "password": temporary})
     assert user.get("/").location == "/password"
 
@@ -448,9 +452,7 @@ def test_a_bad_token_form_writes_nothing(app, db, admins, data, field, message) 
     assert (count(db, ApiToken), count(db, AuditEvent)) == before
 
 
-def test_a_token_of_another_users_number_is_not_revoked_through_this_user(
-    app, db, admins
-) -> None:
+def test_a_token_of_another_users_number_is_not_revoked_through_this_user(app, db, admins) -> None:
     create_token(db, "officer.2")
     (row,) = list_tokens(db, "officer.2")
     client = signed_in(app, "admin")
@@ -469,9 +471,9 @@ def test_tokens_are_refused_while_a_password_must_be_changed_or_the_user_is_disa
     reset_password(db, "officer")
     assert client.get("/api/v1/cases", headers=headers).status_code == 401
     with db.uow() as uow:
-        uow.session.execute(sa.update(User).where(User.username == "officer").values(
-            must_change_password=False
-        ))
+        uow.session.execute(
+            sa.update(User).where(User.username == "officer").values(must_change_password=False)
+        )
         uow.commit()
     assert client.get("/api/v1/cases", headers=headers).status_code == 200
     set_active(db, "officer", False)
@@ -517,9 +519,7 @@ def test_anonymous_is_sent_to_sign_in(app, admins) -> None:
         assert answer.status_code == 302 and answer.location.startswith("/login"), path
 
 
-def test_a_province_administrator_cannot_touch_another_provinces_account(
-    app, db, admins
-) -> None:
+def test_a_province_administrator_cannot_touch_another_provinces_account(app, db, admins) -> None:
     create_token(db, "officer.hn")
     client = signed_in(app, "admin.48")
     audit_before = count(db, AuditEvent)
