@@ -33,7 +33,7 @@ class UserFilter:
     role, a unit's code, a status (STATUSES), and the page (from 1)."""
 
     text: str = ""
-    role: str = ""
+    of_role: str = ""
     unit: str = ""
     status: str = ""
     page: int = 1
@@ -76,8 +76,8 @@ def user_page(
                 sa.func.lower(User.full_name).like(pattern, escape="\\"),
             )
         )
-    if wanted.role:
-        conditions.append(User.role == wanted.role)
+    if wanted.of_role:
+        conditions.append(User.role == wanted.of_role)
     if wanted.unit:
         units = sa.select(AdministrativeUnit.id).where(AdministrativeUnit.code == wanted.unit)
         conditions.append(User.unit_id.in_(units))

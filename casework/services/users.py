@@ -753,11 +753,6 @@ def update_user(
                 "somebody else changed this user since you opened the form", user.version
             )
         unit, agency = _placement(session, actor, role, unit_code, agency_kind)
-        moved = role != user.role or (unit.id if unit else None) != user.unit_id
-        if moved and actor is not None and user.id == actor.id:
-            raise PermissionDenied("you cannot change your own role or unit")
-        was_national = scope.is_national_administrator(user)
-        province_before = user.province_code
         before = {
             "role": user.role,
             "unit": user.unit.code if user.unit else None,
@@ -768,6 +763,11 @@ def update_user(
             "unit": unit.code if unit else None,
             "agency": agency.kind if agency else None,
         }
+        moved = (before["role"], before["unit"]) != (after["role"], after["unit"])
+        if moved and actor is not None and user.id == actor.id:
+            raise PermissionDenied("you cannot change your own role or unit")
+        was_national = scope.is_national_administrator(user)
+        province_before = user.province_code
         changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
         for key, old, new in (
             ("full_name", user.full_name, full_name),

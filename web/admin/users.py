@@ -132,7 +132,7 @@ def users_index() -> Any:
     page = args.get("page", "1")
     wanted = user_queries.UserFilter(
         text=(args.get("q") or "")[:100],
-        role=role if (role := args.get("role", "")) in users.ROLES else "",
+        of_role=role if (role := args.get("role", "")) in users.ROLES else "",
         unit=(args.get("unit") or "")[:20],
         status=status if (status := args.get("status", "")) in user_queries.STATUSES else "",
         page=int(page) if page.isdigit() and len(page) < 7 else 1,
