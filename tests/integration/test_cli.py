@@ -327,7 +327,7 @@ def test_demo_prints_the_two_step_keys_of_those_who_need_them(run, db) -> None:
     keys = dict(
         line.split() for line in result.output.split("Two-step sign-in")[1].splitlines()[2:]
     )
-    assert set(keys) == {"province", "admin"}
+    assert set(keys) == {"province", "admin", "admin.province"}
     with db.uow(readonly=True) as uow:
         province = uow.session.scalar(sa.select(User).where(User.username == "province"))
     assert twofactor.is_enrolled(province)
