@@ -577,7 +577,8 @@ def create_token(
             raise ValidationError(
                 {"expires_on": f"must be within {TOKEN_MAX_DAYS} days from today"}
             )
-        expires_at = datetime.combine(expires_on + timedelta(days=1), time(), LOCAL_TZ)
+        # Through the whole of that day in Vietnam.
+        expires_at = datetime.combine(expires_on, time(23, 59, 59), LOCAL_TZ)
     else:
         if not 1 <= days <= TOKEN_MAX_DAYS:
             raise ValidationError({"days": f"must be between 1 and {TOKEN_MAX_DAYS}"})
