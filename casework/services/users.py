@@ -206,6 +206,10 @@ def _placement(
         unit = find_unit(session, unit_code.strip()[:20])
         if unit is None:
             raise ValidationError({"unit": f"no administrative unit has code {unit_code!r}"})
+        if unit.valid_to is not None and unit.valid_to < utcnow().astimezone(LOCAL_TZ).date():
+            raise ValidationError(
+                {"unit": f"{unit.code!r} was dissolved on {unit.valid_to.isoformat()}"}
+            )
     needed = ROLE_UNIT_LEVEL.get(Role(role))
     if needed and (unit is None or unit.level != needed):
         raise ValidationError({"unit": f"role {role} needs a {needed} unit code"})

@@ -177,6 +177,7 @@ BAD_NEW_USER = [
     ({"username": "Bad Name!"}, "username", "3 to 80 characters"),
     ({"unit": "99999", "unit-q": "99999"}, "unit", "no unit has this code"),
     ({"unit": "", "unit-q": "Somewhere"}, "unit", "choose the unit from the list"),
+    ({"unit": "20308", "unit-q": "20308"}, "unit", "this unit no longer exists"),
     ({"unit": "48", "unit-q": "48"}, "unit", "this role needs a commune"),
     ({"role": "agency"}, "agency", "choose the agency this user works for"),
     ({"role": "boss"}, "role", "is not one of the choices"),

@@ -35,6 +35,7 @@ MESSAGES: list[tuple[re.Pattern[str], Any]] = [
         (r"'.*' is already taken", _l("is already taken: choose another username")),
         (r"3–80 characters: .*", _l("3 to 80 characters: lower-case letters, digits, . _ or -")),
         (r"no administrative unit has code .*", _l("no unit has this code: choose one by name")),
+        (r"'.*' was dissolved on .*", _l("this unit no longer exists: choose a current one")),
         (r"role (officer|chair) needs a commune unit code", _l("this role needs a commune")),
         (r"role province needs a province unit code", _l("this role needs a province")),
         (r"role agency needs a unit", _l("a partner agency needs its commune or province")),
