@@ -758,6 +758,12 @@ def update_user(
                 "somebody else changed this user since you opened the form", user.version
             )
         unit, agency = _placement(session, actor, role, unit_code, agency_kind)
+        if (
+            agency is not None
+            and user.agency is not None
+            and (agency.unit_id, agency.kind) == (user.agency.unit_id, user.agency.kind)
+        ):
+            agency = user.agency  # the same kind at the same unit: keep the user's own agency
         before = {
             "role": user.role,
             "unit": user.unit.code if user.unit else None,

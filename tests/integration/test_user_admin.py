@@ -114,3 +114,32 @@ def test_a_token_opens_nothing_once_its_user_is_disabled(db, people) -> None:
 def test_the_last_national_administrator_cannot_be_disabled(db, people) -> None:
     with pytest.raises(PermissionDenied, match="last active national administrator"):
         set_active(db, "admin", False)
+
+
+def test_an_edit_keeps_an_agency_users_own_agency(db, people) -> None:
+    from casework.models import Agency
+    from casework.services.users import update_user
+
+    police = people["police"]
+    with db.uow() as uow:  # the user works at a second police agency of the same commune
+        second = Agency(unit_id=police.unit_id, kind="police", name="Đồn 2")
+        uow.session.add(second)
+        uow.session.flush()
+        uow.session.execute(sa.update(User).where(User.id == police.id).values(agency_id=second.id))
+        uow.commit()
+    with db.uow(readonly=True) as uow:
+        before = uow.session.get(User, police.id)
+        version, agency_id = before.version, before.agency_id
+    update_user(
+        db,
+        "police",
+        version,
+        "agency",
+        unit_code="20194",
+        agency_kind="police",
+        full_name="Công an phường",
+    )
+    with db.uow(readonly=True) as uow:
+        after = uow.session.get(User, police.id)
+        assert (after.full_name, after.agency_id) == ("Công an phường", agency_id)
+        assert after.version == version + 1
