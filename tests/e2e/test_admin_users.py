@@ -564,3 +564,30 @@ def test_every_action_refuses_a_post_without_its_csrf_token(db, admins) -> None:
             assert answer.status_code == 400, path
     assert count(db, AuditEvent) == audit_before
     assert user_named(db, "officer").active
+
+
+def test_a_province_administrator_acts_on_its_provinces_accounts(app, db, admins) -> None:
+    client = signed_in(app, "admin.48")
+    done = {
+        action: client.post(f"/admin/users/chair.2/{action}").status_code
+        for action in ("unlock", "reset-password", "reset-two-factor", "disable", "enable")
+    }
+    assert done == {
+        "unlock": 302,
+        "reset-password": 200,  # the temporary password, shown once
+        "reset-two-factor": 302,
+        "disable": 302,
+        "enable": 302,
+    }
+    actors = {
+        event.action: event.actor
+        for action in (
+            "user.unlocked",
+            "user.password_reset",
+            "user.two_factor_disabled",
+            "user.disabled",
+            "user.enabled",
+        )
+        for event in events(db, action)
+    }
+    assert set(actors.values()) == {"admin.48"} and len(actors) == 5
