@@ -342,13 +342,14 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("username")
 @click.option("--days", default=90, show_default=True, type=int, help="Days until it expires.")
+@click.option("--name", default="", help="What the token is for (shown in the lists).")
 @click.pass_obj
-def tokens_create(obj: CliContext, username: str, days: int) -> None:
+def tokens_create(obj: CliContext, username: str, days: int, name: str) -> None:
     """Print a new API token for `Authorization: Bearer` (shown this once)."""
     from casework.services.users import create_token
 
     try:
-        click.echo(create_token(obj.db, username, days=days))
+        click.echo(create_token(obj.db, username, days=days, name=name))
     except CaseworkError as error:
         _fail(error)
 
@@ -372,11 +373,12 @@ def tokens_list(obj: CliContext, username: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no tokens")
         return
-    click.echo(f"{'id':>6}  {'user':<20} {'state':<8} {'created':<17} expires")
+    click.echo(f"{'id':>6}  {'user':<20} {'state':<8} {'created':<17} {'expires':<21} name")
     for row in rows:
         click.echo(
             f"{row['id']:>6}  {row['username'][:20]:<20} {row['state']:<8} "
-            f"{row['created_at']:%Y-%m-%d %H:%M} {row['expires_at']:%Y-%m-%d %H:%M} UTC"
+            f"{row['created_at']:%Y-%m-%d %H:%M} {row['expires_at']:%Y-%m-%d %H:%M} UTC "
+            f"{row['name']}"
         )
 
 

@@ -175,6 +175,8 @@ def load_demo(
         ("health", "agency", home, "health"),
         ("education", "agency", home, "education"),
         ("admin", "admin", None, None),
+        # A province administrator: manages this province's accounts only.
+        ("admin.province", "admin", province_code, None),
     ]
     echo("Creating users ...")
     for username, role, unit, agency in users:

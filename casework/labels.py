@@ -205,6 +205,17 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "contact_name": ("Họ và tên", "Full name"),
         "position": ("Chức vụ", "Position"),
         "email": ("Thư điện tử", "E-mail"),
+        # Accounts (the administrators' forms, casework/services/users.py).
+        "username": ("Tên đăng nhập", "Username"),
+        "role": ("Vai trò", "Role"),
+        "unit": ("Đơn vị (tỉnh hoặc xã, phường)", "Unit (province or commune)"),
+        "agency": ("Cơ quan phối hợp", "Partner agency"),
+        "initial_password": (
+            "Mật khẩu ban đầu (để trống: hệ thống tạo mật khẩu tạm)",
+            "Initial password (leave blank for a temporary one)",
+        ),
+        "token_name": ("Tên mã truy cập (dùng cho việc gì)", "Token name (what it is for)"),
+        "expires_on": ("Hết hạn vào cuối ngày", "Expires at the end of"),
     },
     "unit_level": {
         "province": ("tỉnh, thành phố", "province"),

@@ -299,3 +299,26 @@ def reads_access_log(actor: User, province_code: str | None) -> bool:
     """Who may see who read or changed a given child's record: the administrators of its
     province (the audit trail's keepers), never the case workers themselves."""
     return administers(actor, province_code)
+
+
+def is_national_administrator(user: User) -> bool:
+    """An active administrator with no unit: runs every province. The system must keep one
+    (the last cannot be disabled, demoted or placed at a unit)."""
+    return may_administer(user) and administered_province(user) is None
+
+
+def national_administrators() -> ColumnElement[bool]:
+    """`is_national_administrator` as a query's condition."""
+    return sa.and_(User.role == Role.ADMIN, User.unit_id.is_(None), User.active.is_(True))
+
+
+def refuses_grant(actor: User | None, role: str, province_code: str | None) -> str | None:
+    """Why this administrator may not give an account `role` at a unit of `province_code`
+    (None: no unit), naming the field at fault, or None when it may. A province
+    administrator places accounts in its province only and never makes a national
+    administrator; the command line (`actor` None) may do anything."""
+    if actor is None or administers(actor, province_code):
+        return None
+    if role == Role.ADMIN and province_code is None:
+        return "role"
+    return "unit"

@@ -49,9 +49,14 @@ class User(Base):
     totp_confirmed_at: Mapped[datetime | None]
     #: The last TOTP time step accepted: a code is taken once.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: Bumped by every change made through the ORM: an administrator's form carries it and
+    #: a save over a newer version is refused (casework/services/users.py, update_user).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     unit: Mapped[AdministrativeUnit | None] = relationship(lazy="joined")
     agency: Mapped[Agency | None] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def province_code(self) -> str | None:
@@ -69,10 +74,14 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: What the token is for, as its creator named it.
+    name: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
     created_at: Mapped[datetime]
     #: Refused from this moment on.
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: When the API last accepted it (kept to the minute: not a write per request).
+    last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
 

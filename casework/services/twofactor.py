@@ -251,15 +251,11 @@ def reset(
     """An administrator (or the command line: `actor` None) turns off the two factors of a
     user who lost the app and the codes; if the role must use them, the user enrols again
     at the next sign-in."""
-    if actor is not None and not scope.may_administer(actor):
-        raise PermissionDenied("only administrators reset another user's two factors")
     now = now or utcnow()
     with db.uow() as uow:
-        user = uow.session.scalars(
-            sa.select(User).where(User.username == username.strip().lower())
-        ).first()
-        if user is None:
-            raise NotFound(f"no user named {username!r}")
+        user = users.administered_user(
+            uow.session, username, actor, "reset another user's two factors"
+        )
         _turn_off(uow, user, actor, now)
         uow.commit()
         return user

@@ -14,25 +14,30 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from casework import audit, scope
-from casework.clock import utcnow
+from casework.clock import LOCAL_TZ, utcnow
 from casework.db import Database
-from casework.errors import NotFound, PermissionDenied, ValidationError
+from casework.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from casework.models import Agency, AgencyKind, ApiToken, Role, SessionEnd, UnitLevel
 from casework.models import User as User  # the actor every service takes; web/ names it here
 from casework.services import sessions
 from casework.services.units import find_unit
+from workflows.spec import FieldSpec, choice, integer, iso_date, text
 
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
+MAX_USERNAME_LENGTH = 80
+MAX_NAME_LENGTH = 200
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 12
 #: The sign-in form takes no longer password.
 MAX_PASSWORD_LENGTH = 200
@@ -51,6 +56,35 @@ ROLE_UNIT_LEVEL = {
     Role.CHAIR: UnitLevel.COMMUNE,
     Role.PROVINCE: UnitLevel.PROVINCE,
 }
+
+ROLES = tuple(role.value for role in Role)
+AGENCY_KINDS = tuple(kind.value for kind in AgencyKind)
+
+#: The administrators' forms, as data (drawn by web/forms.py, checked by the same clean()).
+#: `unit` is a unit's official code, chosen on the page by name.
+_PROFILE_FIELDS = (
+    FieldSpec("full_name", text(MAX_NAME_LENGTH), required=False),
+    FieldSpec("email", text(MAX_NAME_LENGTH), required=False, label="email"),
+    FieldSpec("role", choice(*ROLES, labels="role"), label="role"),
+    FieldSpec("unit", text(20), required=False, label="unit"),
+    FieldSpec("agency", choice(*AGENCY_KINDS, labels="agency"), required=False, label="agency"),
+)
+NEW_USER_FIELDS = (
+    FieldSpec("username", text(MAX_USERNAME_LENGTH), label="username"),
+    *_PROFILE_FIELDS,
+    FieldSpec(
+        "password",
+        text(MAX_PASSWORD_LENGTH),
+        required=False,
+        label="initial_password",
+        help="initial_password",
+    ),
+)
+EDIT_USER_FIELDS = (*_PROFILE_FIELDS, FieldSpec("version", integer(1), label="version"))
+NEW_TOKEN_FIELDS = (
+    FieldSpec("name", text(80), label="token_name"),
+    FieldSpec("expires_on", iso_date(max_years_ahead=2), label="expires_on"),
+)
 
 
 def hash_password(password: str) -> str:
@@ -76,42 +110,31 @@ def create_user(
     locale: str = "vi",
     actor: User | None = None,
     now: datetime | None = None,
+    must_change_password: bool = False,
 ) -> User:
-    """Create a user; every problem is reported against the argument that caused it."""
+    """Create a user; every problem is reported against the argument that caused it.
+    An administrator (`actor`; None is the command line) creates users of the provinces it
+    administers only; `must_change_password`: the password given is a temporary one."""
+    if actor is not None and not scope.may_administer(actor):
+        raise PermissionDenied("only administrators create users")
     now = now or utcnow()
     username = username.strip().lower()
+    if len(username) > MAX_USERNAME_LENGTH:
+        raise ValidationError({"username": f"must be at most {MAX_USERNAME_LENGTH} characters"})
     if not USERNAME_RE.match(username):
         raise ValidationError(
             {"username": "3–80 characters: lower-case letters, digits, '.', '_' or '-'"}
         )
-    if role not in {r.value for r in Role}:
-        raise ValidationError({"role": f"must be one of: {', '.join(r.value for r in Role)}"})
+    full_name, email = _check_profile(full_name, email)
+    _check_role(role, agency_kind)
     _check_new_password(password, "password")
     if locale not in ("vi", "en"):
         raise ValidationError({"locale": "must be vi or en"})
-    if agency_kind is not None and agency_kind not in {k.value for k in AgencyKind}:
-        raise ValidationError(
-            {"agency": f"must be one of: {', '.join(k.value for k in AgencyKind)}"}
-        )
     with db.uow() as uow:
         session = uow.session
         if session.scalar(sa.select(User.id).where(User.username == username)) is not None:
             raise ValidationError({"username": f"{username!r} is already taken"})
-        unit = None
-        if unit_code:
-            unit = find_unit(session, unit_code)
-            if unit is None:
-                raise ValidationError({"unit": f"no administrative unit has code {unit_code!r}"})
-        needed = ROLE_UNIT_LEVEL.get(Role(role))
-        if needed and (unit is None or unit.level != needed):
-            raise ValidationError({"unit": f"role {role} needs a {needed} unit code"})
-        if role == Role.AGENCY and (unit is None or agency_kind is None):
-            raise ValidationError({"agency": "role agency needs --unit and --agency KIND"})
-        agency = None
-        if agency_kind:
-            if unit is None:
-                raise ValidationError({"unit": "an agency belongs to a unit: give --unit"})
-            agency = ensure_agency(session, unit.id, agency_kind)
+        unit, agency = _placement(session, actor, role, unit_code, agency_kind)
         user = User(
             username=username,
             role=role,
@@ -122,6 +145,7 @@ def create_user(
             email=email,
             locale=locale,
             created_at=now,
+            must_change_password=must_change_password,
         )
         session.add(user)
         session.flush()
@@ -132,10 +156,77 @@ def create_user(
             action="user.created",
             now=now,
             province_code=unit.province_code if unit else None,
-            summary={"user_id": user.id, "role": role, "unit": unit_code, "agency": agency_kind},
+            summary={
+                "user_id": user.id,
+                "username": username,
+                "role": role,
+                "unit": unit.code if unit else None,
+                "agency": agency_kind,
+                "must_change_password": must_change_password,
+            },
         )
         uow.commit()
         return user
+
+
+def temporary_password() -> str:
+    """A random password to hand over once; its owner must change it at the first sign-in."""
+    return secrets.token_urlsafe(12)  # 16 characters
+
+
+def _check_profile(full_name: str, email: str) -> tuple[str, str]:
+    full_name, email = full_name.strip(), email.strip()
+    if len(full_name) > MAX_NAME_LENGTH:
+        raise ValidationError({"full_name": f"must be at most {MAX_NAME_LENGTH} characters"})
+    if len(email) > MAX_NAME_LENGTH:
+        raise ValidationError({"email": f"must be at most {MAX_NAME_LENGTH} characters"})
+    if email and not EMAIL_RE.match(email):
+        raise ValidationError({"email": "is not an e-mail address"})
+    return full_name, email
+
+
+def _check_role(role: str, agency_kind: str | None) -> None:
+    if role not in ROLES:
+        raise ValidationError({"role": f"must be one of: {', '.join(ROLES)}"})
+    if agency_kind is not None and agency_kind not in AGENCY_KINDS:
+        raise ValidationError({"agency": f"must be one of: {', '.join(AGENCY_KINDS)}"})
+
+
+def _placement(
+    session: Session,
+    actor: User | None,
+    role: str,
+    unit_code: str | None,
+    agency_kind: str | None,
+) -> tuple[Any, Agency | None]:
+    """The unit and agency of an account with `role`, checked: the unit exists and is of
+    the role's level, an agency user has an agency, and the actor may place it there."""
+    unit = None
+    if unit_code:
+        unit = find_unit(session, unit_code.strip()[:20])
+        if unit is None:
+            raise ValidationError({"unit": f"no administrative unit has code {unit_code!r}"})
+        if unit.valid_to is not None and unit.valid_to < utcnow().astimezone(LOCAL_TZ).date():
+            raise ValidationError(
+                {"unit": f"{unit.code!r} was dissolved on {unit.valid_to.isoformat()}"}
+            )
+    needed = ROLE_UNIT_LEVEL.get(Role(role))
+    if needed and (unit is None or unit.level != needed):
+        raise ValidationError({"unit": f"role {role} needs a {needed} unit code"})
+    if role == Role.AGENCY and agency_kind is None:
+        raise ValidationError({"agency": "role agency needs an agency"})
+    if role == Role.AGENCY and unit is None:
+        raise ValidationError({"unit": "role agency needs a unit"})
+    refused = scope.refuses_grant(actor, role, unit.province_code if unit else None)
+    if refused == "role":
+        raise ValidationError({"role": "you may not create a national administrator"})
+    if refused:
+        raise ValidationError({"unit": "is outside the province you administer"})
+    agency = None
+    if agency_kind and role == Role.AGENCY:
+        assert unit is not None
+        agency = ensure_agency(session, unit.id, agency_kind)
+    return unit, agency
 
 
 def _check_new_password(password: str, field: str) -> None:
@@ -155,15 +246,13 @@ def set_active(
     """Enable or disable a user (an administrator, or the command line: `actor` None).
     Disabling ends every session of the user at once (a browser signed in elsewhere is
     signed out at its next request); API tokens of a disabled user are refused too."""
-    if actor is not None and not scope.may_administer(actor):
-        raise PermissionDenied("only administrators enable or disable users")
     now = now or utcnow()
     with db.uow() as uow:
-        user = uow.session.scalars(
-            sa.select(User).where(User.username == username.strip().lower())
-        ).first()
-        if user is None:
-            raise NotFound(f"no user named {username!r}")
+        user = administered_user(uow.session, username, actor, "enable or disable users")
+        if not active:
+            if actor is not None and user.id == actor.id:
+                raise PermissionDenied("you cannot disable your own account")
+            _keep_a_national_administrator(uow.session, user)
         user.active = active
         ended = 0
         if not active:
@@ -255,9 +344,43 @@ def is_locked(user: User, now: datetime) -> bool:
 
 
 def _find(session: Session, username: str) -> User | None:
-    return session.scalars(
-        sa.select(User).where(User.username == username.strip().lower()[:80])
-    ).first()
+    """The user of this name (case and surrounding spaces ignored). A name longer than any
+    user's is refused, not cut to length (a cut name could be somebody else's)."""
+    name = username.strip().lower()
+    if len(name) > MAX_USERNAME_LENGTH:
+        raise ValidationError({"username": f"must be at most {MAX_USERNAME_LENGTH} characters"})
+    return session.scalars(sa.select(User).where(User.username == name)).first()
+
+
+def administered_user(session: Session, username: str, actor: User | None, what: str) -> User:
+    """The user an administrator (`actor`; None is the command line) acts on. One that does
+    not exist, or that this administrator does not manage (another province's), is not
+    found; an actor who is no administrator is refused (`what` it may not do)."""
+    if actor is not None and not scope.may_administer(actor):
+        raise PermissionDenied(f"only administrators {what}")
+    user = _find(session, username)
+    if user is None or (actor is not None and not scope.administers(actor, user.province_code)):
+        raise NotFound(f"no user named {username.strip()[:MAX_USERNAME_LENGTH]!r}")
+    return user
+
+
+def _keep_a_national_administrator(session: Session, user: User) -> None:
+    """Refuse to disable, demote or place at a unit the last active national administrator:
+    nobody could then manage the system from the browser."""
+    if scope.is_national_administrator(user):
+        _refuse_the_last_national_administrator(session, user)
+
+
+def _refuse_the_last_national_administrator(session: Session, user: User) -> None:
+    others = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(User)
+        .where(scope.national_administrators(), User.id != user.id)
+    )
+    if not others:
+        raise PermissionDenied(
+            "this is the last active national administrator: create another one first"
+        )
 
 
 def authenticate(db: Database, username: str, password: str, now: datetime | None = None) -> SignIn:
@@ -267,7 +390,10 @@ def authenticate(db: Database, username: str, password: str, now: datetime | Non
     a second factor is still to come (`complete_sign_in` does it then)."""
     now = now or utcnow()
     with db.uow(readonly=True) as uow:
-        user = _find(uow.session, username)
+        try:
+            user = _find(uow.session, username)
+        except ValidationError:
+            user = None  # no user has so long a name: a failure like any unknown name
         if user is not None:
             _ = user.unit, user.agency
     if user is None or not user.active:
@@ -369,13 +495,9 @@ def unlock(
     db: Database, username: str, actor: User | None = None, now: datetime | None = None
 ) -> User:
     """An administrator (or the command line) lifts a lockout and clears the failure count."""
-    if actor is not None and not scope.may_administer(actor):
-        raise PermissionDenied("only administrators unlock users")
     now = now or utcnow()
     with db.uow() as uow:
-        user = _find(uow.session, username)
-        if user is None:
-            raise NotFound(f"no user named {username!r}")
+        user = administered_user(uow.session, username, actor, "unlock users")
         was_locked = is_locked(user, now)
         user.failed_logins = 0
         user.locked_until = None
@@ -402,16 +524,12 @@ def reset_password(
     """An administrator (or the command line) sets a temporary password — the one given, or
     a random one — that the user must change at their next sign-in before anything else.
     Every session of the user ends and a lockout is lifted. Returns the temporary password."""
-    if actor is not None and not scope.may_administer(actor):
-        raise PermissionDenied("only administrators reset passwords")
     now = now or utcnow()
     if password is None:
-        password = secrets.token_urlsafe(12)  # 16 characters
+        password = temporary_password()
     _check_new_password(password, "password")
     with db.uow() as uow:
-        user = _find(uow.session, username)
-        if user is None:
-            raise NotFound(f"no user named {username!r}")
+        user = administered_user(uow.session, username, actor, "reset passwords")
         user.password_hash = hash_password(password)
         user.must_change_password = True
         user.failed_logins = 0
@@ -445,22 +563,45 @@ def create_token(
     days: int = TOKEN_DAYS,
     actor: User | None = None,
     now: datetime | None = None,
+    name: str = "",
+    expires_on: date | None = None,
 ) -> str:
-    """A new bearer token valid for `days` days; only its digest is stored, the token is
-    returned once."""
+    """A new bearer token valid for `days` days — or through the day `expires_on` (Vietnam
+    time) — named `name`; only its digest is stored, the token is returned once. The user
+    (`actor` None or the user) or an administrator of the user's province creates it."""
     now = now or utcnow()
-    if not 1 <= days <= TOKEN_MAX_DAYS:
-        raise ValidationError({"days": f"must be between 1 and {TOKEN_MAX_DAYS}"})
+    name = name.strip()
+    if len(name) > 80:
+        raise ValidationError({"name": "must be at most 80 characters"})
+    if expires_on is not None:
+        today = now.astimezone(LOCAL_TZ).date()
+        if expires_on < today:
+            raise ValidationError({"expires_on": "is in the past"})
+        if expires_on > today + timedelta(days=TOKEN_MAX_DAYS):
+            raise ValidationError(
+                {"expires_on": f"must be within {TOKEN_MAX_DAYS} days from today"}
+            )
+        # Through the whole of that day in Vietnam.
+        expires_at = datetime.combine(expires_on, time(23, 59, 59), LOCAL_TZ)
+    else:
+        if not 1 <= days <= TOKEN_MAX_DAYS:
+            raise ValidationError({"days": f"must be between 1 and {TOKEN_MAX_DAYS}"})
+        expires_at = now + timedelta(days=days)
     with db.uow() as uow:
         user = _find(uow.session, username)
-        if user is None:
-            raise NotFound(f"no user named {username!r}")
+        if user is None or (
+            actor is not None
+            and actor.id != user.id
+            and not scope.administers(actor, user.province_code)
+        ):
+            raise NotFound(f"no user named {username.strip()!r}")
         token = "cw_" + secrets.token_urlsafe(32)
         row = ApiToken(
             user_id=user.id,
             token_hash=_token_digest(token),
+            name=name,
             created_at=now,
-            expires_at=now + timedelta(days=days),
+            expires_at=expires_at,
         )
         uow.session.add(row)
         uow.session.flush()
@@ -471,52 +612,73 @@ def create_token(
             action="token.created",
             now=now,
             province_code=user.province_code,
-            summary={"user_id": user.id, "token_id": row.id, "days": days},
+            summary={
+                "user_id": user.id,
+                "token_id": row.id,
+                "expires_at": expires_at.isoformat(timespec="seconds"),
+            },
         )
         uow.commit()
         return token
 
 
+def _token_state(token: ApiToken, now: datetime) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    return "expired" if token.expires_at <= now else "live"
+
+
 def list_tokens(
-    db: Database, username: str | None = None, now: datetime | None = None
+    db: Database,
+    username: str | None = None,
+    now: datetime | None = None,
+    actor: User | None = None,
 ) -> list[dict[str, Any]]:
-    """Tokens (never their value), newest first, with their state: live, expired or revoked."""
+    """Tokens (never their value), newest first, with their state: live, expired or revoked.
+    With an `actor`, only those of one user the actor administers."""
     now = now or utcnow()
     with db.uow(readonly=True) as uow:
         query = sa.select(ApiToken, User.username).join(User).order_by(ApiToken.id.desc())
         if username is not None:
-            user = _find(uow.session, username)
-            if user is None:
-                raise NotFound(f"no user named {username!r}")
+            user = administered_user(uow.session, username, actor, "see other users' tokens")
             query = query.where(ApiToken.user_id == user.id)
+        elif actor is not None:
+            raise PermissionDenied("name the user whose tokens to list")
         return [
             {
                 "id": token.id,
-                "username": name,
+                "username": owner,
+                "name": token.name,
                 "created_at": token.created_at,
                 "expires_at": token.expires_at,
                 "revoked_at": token.revoked_at,
-                "state": "revoked"
-                if token.revoked_at is not None
-                else "expired"
-                if token.expires_at <= now
-                else "live",
+                "last_used_at": token.last_used_at,
+                "state": _token_state(token, now),
             }
-            for token, name in uow.session.execute(query)
+            for token, owner in uow.session.execute(query)
         ]
 
 
 def revoke_token(
-    db: Database, token_id: int, actor: User | None = None, now: datetime | None = None
+    db: Database,
+    token_id: int,
+    actor: User | None = None,
+    now: datetime | None = None,
+    username: str | None = None,
 ) -> None:
     """Revoke a token (by its id, as `list_tokens` shows it): the API refuses it at once.
-    Its owner may revoke it, and administrators; the command line (`actor` None) may."""
+    Its owner may revoke it, and the administrators of the owner's province; the command
+    line (`actor` None) may. With `username`, the token must be that user's."""
     now = now or utcnow()
     with db.uow() as uow:
         row = uow.session.get(ApiToken, token_id)
         if row is None or (
-            actor is not None and row.user_id != actor.id and not scope.may_administer(actor)
+            actor is not None
+            and row.user_id != actor.id
+            and not scope.administers(actor, row.user.province_code)
         ):
+            raise NotFound(f"no token with id {token_id}")
+        if username is not None and row.user.username != username.strip().lower():
             raise NotFound(f"no token with id {token_id}")
         if row.revoked_at is None:
             row.revoked_at = now
@@ -532,8 +694,14 @@ def revoke_token(
         uow.commit()
 
 
+#: How stale a token's `last_used_at` may get: the API writes it at most this often.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 def user_for_token(db: Database, token: str, now: datetime | None = None) -> User | None:
-    """The active user a live token (known, not revoked, not expired) belongs to."""
+    """The user a live token (known, not revoked, not expired) belongs to, if that user may
+    work now: active, and not owing a password change (a temporary password an
+    administrator set opens nothing until changed — in the browser, not through the API)."""
     now = now or utcnow()
     with db.uow(readonly=True) as uow:
         row = uow.session.scalars(
@@ -543,8 +711,102 @@ def user_for_token(db: Database, token: str, now: datetime | None = None) -> Use
                 ApiToken.expires_at > now,
             )
         ).first()
-        if row is None or not row.user.active:
+        if row is None or not row.user.active or row.user.must_change_password:
             return None
         user = row.user
         _ = user.unit, user.agency  # loaded before the session closes
+        token_id, last_used = row.id, row.last_used_at
+    if last_used is None or last_used <= now - LAST_USED_PRECISION:
+        with db.uow() as uow:
+            uow.session.execute(
+                sa.update(ApiToken)
+                .where(ApiToken.id == token_id)
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            uow.commit()
+    return user
+
+
+# --- administrators' changes to an account ----------------------------------------------------
+
+
+def update_user(
+    db: Database,
+    username: str,
+    version: int,
+    role: str,
+    unit_code: str | None = None,
+    agency_kind: str | None = None,
+    full_name: str = "",
+    email: str = "",
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> User:
+    """An administrator changes a user's role, unit, agency, name or e-mail. `version` is
+    the user's version the form was drawn from: if somebody changed the user since, nothing
+    is written (Conflict). An administrator does not change its own role or unit (another
+    one does), and the last national administrator stays one."""
+    now = now or utcnow()
+    full_name, email = _check_profile(full_name, email)
+    _check_role(role, agency_kind)
+    with db.uow() as uow:
+        session = uow.session
+        user = administered_user(session, username, actor, "change users")
+        if user.version != version:
+            raise Conflict(
+                "somebody else changed this user since you opened the form", user.version
+            )
+        unit, agency = _placement(session, actor, role, unit_code, agency_kind)
+        if (
+            agency is not None
+            and user.agency is not None
+            and (agency.unit_id, agency.kind) == (user.agency.unit_id, user.agency.kind)
+        ):
+            agency = user.agency  # the same kind at the same unit: keep the user's own agency
+        before = {
+            "role": user.role,
+            "unit": user.unit.code if user.unit else None,
+            "agency": user.agency.kind if user.agency else None,
+        }
+        after = {
+            "role": role,
+            "unit": unit.code if unit else None,
+            "agency": agency.kind if agency else None,
+        }
+        moved = (before["role"], before["unit"]) != (after["role"], after["unit"])
+        if moved and actor is not None and user.id == actor.id:
+            raise PermissionDenied("you cannot change your own role or unit")
+        was_national = scope.is_national_administrator(user)
+        province_before = user.province_code
+        changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+        for key, old, new in (
+            ("full_name", user.full_name, full_name),
+            ("email", user.email, email),
+        ):
+            if old != new:
+                changed[key] = ["…", "…"]  # that it changed; the values are in the row
+        if not changed:
+            return user
+        user.role = role
+        user.unit = unit
+        user.agency = agency
+        user.full_name = full_name
+        user.email = email
+        try:
+            session.flush()
+        except StaleDataError:
+            raise Conflict("somebody else changed this user since you opened the form") from None
+        if was_national and not scope.is_national_administrator(user):
+            _refuse_the_last_national_administrator(session, user)  # rolls the change back
+        audit.record(
+            session,
+            uow.settings.audit_key,
+            actor=actor,
+            action="user.updated",
+            now=now,
+            province_code=province_before or user.province_code,
+            summary={"user_id": user.id, "changed": changed},
+        )
+        uow.commit()
         return user

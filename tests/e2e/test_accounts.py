@@ -419,3 +419,39 @@ def test_the_tokens_page_needs_sign_in(client) -> None:
     answer = client.get("/account/tokens")
     assert answer.status_code == 302 and answer.location.startswith("/login")
     assert client.post("/account/tokens", data={"days": "7"}).status_code == 302
+
+
+def test_every_page_sign_in_and_failure_is_audited_with_its_factor(strict_app, db, people):
+    """Through the pages: a wrong password, a wrong code, a TOTP sign-in and a recovery-code
+    sign-in each leave one audit event naming the user (never what was typed)."""
+    from casework.models import AuditEvent
+
+    client = strict_app.test_client()
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client, "admin")
+        secret, codes = enrol(client, T0)
+        client.post("/logout")
+        login(client, "admin", "a-wrong-password-1")
+        login(client, "admin")
+        client.post("/login/code", data={"code": "000000"})
+        traveller.shift(timedelta(seconds=60))
+        client.post("/login/code", data={"code": pyotp.TOTP(secret).at(T0 + timedelta(seconds=60))})
+        client.post("/logout")
+        login(client, "admin")
+        client.post("/login/code", data={"code": codes[0]})
+    with db.uow(readonly=True) as uow:
+        trail = [
+            (event.action, event.actor, event.summary.get("reason") or event.summary.get("factor"))
+            for event in uow.session.scalars(
+                sa.select(AuditEvent)
+                .where(AuditEvent.action.like("user.login%"))
+                .order_by(AuditEvent.id)
+            )
+        ]
+    assert trail == [
+        ("user.login", "admin", "password"),  # before enrolment: the password was all
+        ("user.login_failed", "admin", "password"),
+        ("user.login_failed", "admin", "second_factor"),
+        ("user.login", "admin", "totp"),
+        ("user.login", "admin", "recovery_code"),
+    ]

@@ -263,11 +263,12 @@ def test_token_days_are_checked(db, people) -> None:
 
 
 def test_tokens_create_list_and_revoke_on_the_command_line(run, db, people) -> None:
-    created = run("tokens", "create", "officer", "--days", "7")
+    created = run("tokens", "create", "officer", "--days", "7", "--name", "nightly export")
     assert created.exit_code == 0, created.output
     token = created.output.strip()
     listed = run("tokens", "list", "--user", "officer")
     assert listed.exit_code == 0 and "officer" in listed.output and "live" in listed.output
+    assert "nightly export" in listed.output
     assert token not in listed.output
     (row,) = json.loads(run("tokens", "list", "--json").output)
     revoked = run("tokens", "revoke", str(row["id"]))

@@ -327,10 +327,16 @@ def test_demo_prints_the_two_step_keys_of_those_who_need_them(run, db) -> None:
     keys = dict(
         line.split() for line in result.output.split("Two-step sign-in")[1].splitlines()[2:]
     )
-    assert set(keys) == {"province", "admin"}
+    assert set(keys) == {"province", "admin", "admin.province"}
     with db.uow(readonly=True) as uow:
         province = uow.session.scalar(sa.select(User).where(User.username == "province"))
     assert twofactor.is_enrolled(province)
     assert pyotp.TOTP(keys["province"]).verify(pyotp.TOTP(province.totp_secret).now())
     again = run("demo", "--cases", "10")  # the same keys on a second run
     assert keys["province"] in again.output
+
+
+def test_the_cli_says_an_over_long_name_is_too_long(run, db) -> None:
+    result = run("users", "disable", "x" * 81)
+    assert result.exit_code != 0
+    assert "at most 80 characters" in result.output

@@ -1,6 +1,6 @@
 """agencies' focal points: the people to contact at a partner agency
 
-Revision ID: 0010d
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-26 14:30:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010d"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
