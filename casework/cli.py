@@ -429,10 +429,10 @@ def workflow_show(name: str) -> None:
 @workflow.command("diagram")
 @click.argument("name", default="case")
 def workflow_diagram(name: str) -> None:
-    """A Mermaid state diagram of a workflow."""
-    from workflows.engine import mermaid
+    """A Mermaid state diagram of a workflow (the graph the administrators' page draws)."""
+    from workflows.graph import mermaid, transition_graph
 
-    click.echo(mermaid(_workflow(name)))
+    click.echo(mermaid(transition_graph(_workflow(name))), nl=False)
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
     security.register(app)
 
     from web.actions.routes import bp as actions_bp
+    from web.admin import settings as _admin_settings  # noqa: F401  (its views, on admin_bp)
     from web.admin.routes import bp as admin_bp
     from web.api.routes import bp as api_bp
     from web.auth.routes import bp as auth_bp

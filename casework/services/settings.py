@@ -79,9 +79,9 @@ RULE_VERSION = (
     FieldSpec("reason", text(500)),
 )
 #: Withdrawing a province's setting: the national default again, from a date.
-WITHDRAWAL = (
-    FieldSpec("effective_on", iso_date(max_years_ahead=5)),
-    FieldSpec("reason", text(500)),
+WITHDRAWAL = (  # named apart from RULE_VERSION's: both forms share a page
+    FieldSpec("withdraw_on", iso_date(max_years_ahead=5), label="effective_on"),
+    FieldSpec("withdraw_reason", text(500), label="reason"),
 )
 
 
@@ -550,17 +550,21 @@ def withdraw_from(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     data = clean(WITHDRAWAL, body)
-    return withdraw_override(
-        db,
-        province,
-        rule,
-        workflow=workflow,
-        reason=data["reason"],
-        effective_on=date.fromisoformat(data["effective_on"]),
-        base_version=base_version,
-        actor=actor,
-        now=now,
-    )
+    try:
+        return withdraw_override(
+            db,
+            province,
+            rule,
+            workflow=workflow,
+            reason=data["withdraw_reason"],
+            effective_on=date.fromisoformat(data["withdraw_on"]),
+            base_version=base_version,
+            actor=actor,
+            now=now,
+        )
+    except ValidationError as error:
+        names = {"effective_on": "withdraw_on", "reason": "withdraw_reason"}
+        raise ValidationError({names.get(k, k): v for k, v in error.errors.items()}) from None
 
 
 def _default(rule: DeadlineRule) -> dict[str, Any]:
@@ -684,3 +688,29 @@ def overrides(db: Database, province: str, now: datetime | None = None) -> list[
 def today(now: datetime | None = None) -> date:
     """Today in Vietnam (the earliest date a version may take effect)."""
     return (now or utcnow()).astimezone(LOCAL).date()
+
+
+# --- the workflow's diagram -----------------------------------------------------------------
+
+
+def workflow_names() -> list[str]:
+    return list(WORKFLOWS)
+
+
+def workflow_diagram(name: str) -> dict[str, Any]:
+    """The workflow's states and transitions as a graph, laid out in rows
+    (workflows/graph.py: the same graph the command line prints as Mermaid), and who may
+    fire each event."""
+    from workflows.graph import layout, transition_graph
+
+    if name not in WORKFLOWS:
+        raise NotFound(f"unknown workflow (known: {', '.join(WORKFLOWS)})")
+    definition = WORKFLOWS[name]
+    graph = transition_graph(definition)
+    return {
+        "name": name,
+        "legal_basis": definition.legal_basis,
+        "graph": graph,
+        "layout": layout(graph),
+        "by": {event: tuple(spec.by) for event, spec in definition.events.items()},
+    }
