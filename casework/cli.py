@@ -745,8 +745,6 @@ def workflow_override(
     for clocks opened from local midnight of --effective on."""
     from casework.services.settings import set_override
 
-    if not reason.strip():
-        raise click.UsageError("say why the setting changes: --reason TEXT is required")
     effective_on = _date(effective, "--effective") if effective else None
     ladder = None
     if ladder_json is not None:
@@ -786,8 +784,6 @@ def workflow_withdraw(
     """Withdraw a province's setting: the national default for clocks opened from then on."""
     from casework.services.settings import withdraw_override
 
-    if not reason.strip():
-        raise click.UsageError("say why the setting is withdrawn: --reason TEXT is required")
     effective_on = _date(effective, "--effective") if effective else None
     try:
         row = withdraw_override(obj.db, province, rule, reason=reason, effective_on=effective_on)

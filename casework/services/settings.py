@@ -92,7 +92,7 @@ def _province(db: Database, code: str) -> AdministrativeUnit:
     with db.uow(readonly=True) as uow:
         unit = find_unit(uow.session, code, level=UnitLevel.PROVINCE)
     if unit is None:
-        raise NotFound(f"no province has code {code[:8]!r}")
+        raise ValidationError({"province": f"no province has code {code[:8]!r}"})
     return unit
 
 
@@ -271,12 +271,12 @@ def local_midnight(day: date, timezone: str = "Asia/Ho_Chi_Minh") -> datetime:
 
 def _rule(workflow: str, rule: str) -> DeadlineRule:
     if workflow not in WORKFLOWS:
-        raise NotFound(f"unknown workflow (known: {', '.join(WORKFLOWS)})")
+        raise ValidationError({"workflow": f"unknown workflow (known: {', '.join(WORKFLOWS)})"})
     for found in WORKFLOWS[workflow].deadlines:
         if found.name == rule:
             return found
     names = ", ".join(r.name for r in WORKFLOWS[workflow].deadlines)
-    raise NotFound(f"unknown rule {rule[:48]!r} (known: {names})")
+    raise ValidationError({"rule": f"unknown rule (known: {names})"})
 
 
 def _ladder(rungs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
@@ -621,7 +621,7 @@ def workflow_settings(
     unit = _province(db, province)
     _check(actor, unit.code)
     if workflow not in WORKFLOWS:
-        raise NotFound(f"unknown workflow (known: {', '.join(WORKFLOWS)})")
+        raise ValidationError({"workflow": f"unknown workflow (known: {', '.join(WORKFLOWS)})"})
     definitions = WORKFLOWS[workflow].deadlines
     if rule is not None:
         definitions = (_rule(workflow, rule),)

@@ -26,7 +26,7 @@ def _province(code: str) -> dict[str, str]:
     for another province than a province administrator's own."""
     try:
         return settings.province_for(get_db(), current_user.user, code)
-    except NotFound:
+    except (NotFound, ValidationError):  # no such province
         abort(404)
     except PermissionDenied:
         abort(403)
@@ -150,7 +150,7 @@ def remove_calendar_day(code: str, day: str) -> Any:
 def _settings(code: str, workflow: str, rule: str | None = None) -> dict[str, Any]:
     try:
         return settings.workflow_settings(get_db(), current_user.user, code, workflow, rule)
-    except NotFound:
+    except (NotFound, ValidationError):  # no such workflow or rule
         abort(404)
     except PermissionDenied:
         abort(403)
