@@ -580,8 +580,9 @@ def _default(rule: DeadlineRule) -> dict[str, Any]:
 
 def _differences(default: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """What a version sets that differs from the national default."""
+    unit = values.get("unit") or default["unit"]  # what a duration is counted in
     return [
-        {"field": name, "default": default[name], "value": values[name]}
+        {"field": name, "default": default[name], "value": values[name], "unit": unit}
         for name in OVERRIDABLE
         if values.get(name) not in (None, "") and values[name] != default[name]
     ]

@@ -342,3 +342,16 @@ def test_posts_without_csrf_are_refused(db, people) -> None:
     )
     assert client.post(RULE + "/withdraw", data={"withdraw_reason": "x"}).status_code == 400
     assert counts(db) == before
+
+
+def test_a_duration_alone_is_counted_in_the_rules_own_unit(client, db, people) -> None:
+    login(client, "admin")
+    answer = client.post(
+        "/admin/provinces/48/workflow/case/plan_submission",
+        data={"duration": "4", "effective_on": today().isoformat(), "reason": "QĐ 704"},
+    )
+    assert answer.status_code == 302
+    page = client.get("/admin/provinces/48/workflow?lang=en").text
+    assert "<del>5 working days</del> → <ins>4 working days</ins>" in page
+    # A clock that runs to a date set elsewhere says so instead of "0 days".
+    assert "the date set in the plan" in page and "the date set in the decision" in page

@@ -151,11 +151,12 @@ def test_history_lists_every_version_with_author_reason_dates_and_differences(db
     assert rule["default"]["duration"] == 12 and rule["default"]["unit"] == "hours"
     assert rule["in_force"]["version"] == 1
     assert rule["differences"] == [
-        {"field": "duration", "default": 12, "value": 8},
+        {"field": "duration", "default": 12, "value": 8, "unit": "hours"},
         {
             "field": "legal_source",
             "default": rule["default"]["legal_source"],
             "value": "QĐ 704/QĐ-UBND",
+            "unit": "hours",
         },
     ]
     assert [v["version"] for v in rule["scheduled"]] == [2]

@@ -320,6 +320,16 @@ def show_duration(duration: int | None, unit: str | None) -> str:
     return f"{duration} {label('duration_unit', unit)}"
 
 
+def timing(entry: dict[str, Any]) -> str:
+    """The national rule's time limit: a duration, or a date set by the decision or plan."""
+    default = entry["default"]
+    if entry["anchor"] == "event_date":
+        return _("the date set in the decision")
+    if not default["duration"]:
+        return _("the date set in the plan")
+    return show_duration(default["duration"], default["unit"])
+
+
 def show_rung(rung: dict[str, Any]) -> str:
     name = label("rung_kind", rung["name"]) if rung["name"] in RUNG_NAMES else rung["name"]
     if rung.get("at_fraction") is not None:
@@ -334,14 +344,12 @@ def show_rung(rung: dict[str, Any]) -> str:
     return f"{name}: {when} → {told}" if told else f"{name}: {when}"
 
 
-def show_value(field: str, value: Any, values: dict[str, Any] | None = None) -> str:
-    """One setting's value as people read it."""
+def show_value(field: str, value: Any, unit: str | None = None) -> str:
+    """One setting's value as people read it (a duration in `unit`)."""
     if value in (None, "", []):
         return "—"
-    if field == "duration":
-        return show_duration(value, (values or {}).get("unit") or "hours")
-    if field == "high_risk_duration":
-        return show_duration(value, (values or {}).get("unit") or "hours")
+    if field in ("duration", "high_risk_duration"):
+        return show_duration(value, unit or "hours")
     if field == "unit":
         return label("duration_unit", value)
     if field == "assignee_role":
@@ -376,86 +384,89 @@ HELPERS = {
     "field_name": field_name,
     "rung_label": rung_label,
     "format_day": format_day,
+    "timing": timing,
 }
 
 
 # --- the workflow diagram ------------------------------------------------------------------
 
 NODE_W, NODE_H, ROW = 250, 40, 92
-LANE = 26
-LEFT = 250  # room for the labels of edges that skip rows (on the left)
+LANE = 24
+
+
+def _text_width(text: str) -> float:
+    """About how wide a label is at the drawing's 13 px (no font metrics on the server)."""
+    return len(text) * 6.4
 
 
 def _geometry(diagram: dict[str, Any]) -> dict[str, Any]:
-    """Boxes and paths for the SVG: states in rows; edges to the next row straight down,
-    edges that skip rows on the left, edges that run back on the right."""
+    """Boxes and paths for the SVG: states in rows; an edge to the next row goes straight
+    down (its label beside it), one that skips rows runs in a lane on the left (its label
+    left of the lane), one that runs back to an earlier row in a lane on the right (its
+    label right of every lane, level with the step it leaves)."""
     graph, layout = diagram["graph"], diagram["layout"]
+    kinds: list[tuple[Any, str, str]] = []  # (edge, kind, label)
+    for index, edge in enumerate(graph.edges):
+        if edge.dest is None or edge.dest == edge.source:
+            continue
+        text = label("event", edge.event)
+        if edge.when or edge.unless:
+            text += " (" + (_("serious harm") if edge.when else _("otherwise")) + ")"
+        rows = layout.position[edge.dest][0] - layout.position[edge.source][0]
+        kind = "back" if index in layout.back else "down" if rows == 1 else "skip"
+        kinds.append((edge, kind, text))
     widest = max(len(row) for row in layout.layers)
     width_states = widest * NODE_W + (widest - 1) * 40
+    skip_labels = max((_text_width(t) for _e, k, t in kinds if k == "skip"), default=0)
+    skips = sum(1 for _e, k, _t in kinds if k == "skip")
+    left = 10 + skip_labels + 8 + skips * LANE + 14
     boxes = {}
     for state, (row, column) in layout.position.items():
         count = len(layout.layers[row])
         offset = (width_states - (count * NODE_W + (count - 1) * 40)) / 2
-        x = LEFT + offset + column * (NODE_W + 40)
+        x = left + offset + column * (NODE_W + 40)
         y = 20 + row * ROW
         boxes[state] = {"x": x, "y": y, "cx": x + NODE_W / 2, "cy": y + NODE_H / 2}
-    right = LEFT + width_states
+    down_labels = max((_text_width(t) for _e, k, t in kinds if k == "down"), default=0)
+    right = left + width_states
+    first_right_lane = max(right + 14, left + width_states / 2 + 8 + down_labels + 16)
+    backs = sum(1 for _e, k, _t in kinds if k == "back")
+    back_label_x = first_right_lane + backs * LANE + 10
     edges = []
-    left_lanes = right_lanes = 0
-    for index, edge in enumerate(graph.edges):
-        if edge.dest is None or edge.dest == edge.source:
-            continue
+    right_lane = 0
+    leaving: dict[str, int] = {}
+
+    def span(edge: Any) -> int:
+        return int(layout.position[edge.dest][0] - layout.position[edge.source][0])
+
+    skipping = sorted((e for e, k, _t in kinds if k == "skip"), key=span)
+    skip_order = {id(edge): order for order, edge in enumerate(skipping)}
+    outer_lane = left - 14 - max(skips - 1, 0) * LANE
+    for edge, kind, text in kinds:
         a, b = boxes[edge.source], boxes[edge.dest]
-        rows = layout.position[edge.dest][0] - layout.position[edge.source][0]
-        text = label("event", edge.event)
-        if edge.when or edge.unless:
-            text += " (" + (_("serious harm") if edge.when else _("otherwise")) + ")"
-        if index in layout.back:
-            right_lanes += 1
-            lane = right + 14 + right_lanes * LANE
-            y1, y2 = a["cy"] + 6, b["cy"] - 6
-            path = f"M{a['x'] + NODE_W},{y1} H{lane} V{y2} H{b['x'] + NODE_W}"
-            edges.append(
-                {
-                    "path": path,
-                    "text": text,
-                    "x": lane + 6,
-                    "y": (y1 + y2) / 2,
-                    "anchor": "start",
-                    "back": True,
-                }
-            )
-        elif rows == 1:
+        if kind == "down":
             x1, x2 = a["cx"], b["cx"]
             y1, y2 = a["y"] + NODE_H, b["y"]
             path = f"M{x1},{y1} L{x2},{y2}"
-            edges.append(
-                {
-                    "path": path,
-                    "text": text,
-                    "x": (x1 + x2) / 2 + 8,
-                    "y": (y1 + y2) / 2 + 4,
-                    "anchor": "start",
-                    "back": False,
-                }
-            )
-        else:
-            left_lanes += 1
-            lane = LEFT - 14 - left_lanes * LANE
-            y1, y2 = a["cy"] + 6, b["cy"] - 6
+            at = {"x": (x1 + x2) / 2 + 8, "y": (y1 + y2) / 2 + 4, "anchor": "start"}
+        elif kind == "skip":
+            # Shorter spans run in the inner lanes, so that no lane crosses another's ends.
+            lane = left - 14 - skip_order[id(edge)] * LANE
+            repeat = leaving.get(edge.source, 0)
+            leaving[edge.source] = repeat + 1
+            y1, y2 = a["cy"] - 4 + repeat * 8, b["cy"] - 6
             path = f"M{a['x']},{y1} H{lane} V{y2} H{b['x']}"
-            edges.append(
-                {
-                    "path": path,
-                    "text": text,
-                    "x": lane - 6,
-                    "y": (y1 + y2) / 2,
-                    "anchor": "end",
-                    "back": False,
-                }
-            )
-    height = 20 + len(layout.layers) * ROW
-    width = right + 14 + right_lanes * LANE + 230
+            at = {"x": outer_lane - 8, "y": (y1 + y2) / 2, "anchor": "end"}
+        else:
+            lane = first_right_lane + right_lane * LANE
+            right_lane += 1
+            y1, y2 = a["cy"] + 6, b["cy"] - 6
+            path = f"M{a['x'] + NODE_W},{y1} H{lane} V{y2} H{b['x'] + NODE_W}"
+            repeat = leaving.get(edge.source, 0)
+            leaving[edge.source] = repeat + 1
+            at = {"x": back_label_x, "y": y1 + 4 + repeat * 16, "anchor": "start"}
+        edges.append({"path": path, "text": text, "back": kind == "back", **at})
+    back_labels = max((_text_width(t) for _e, k, t in kinds if k == "back"), default=0)
     return {
         "boxes": [
             {
@@ -468,8 +479,8 @@ def _geometry(diagram: dict[str, Any]) -> dict[str, Any]:
             for state, box in boxes.items()
         ],
         "edges": edges,
-        "width": width,
-        "height": height,
+        "width": round(back_label_x + back_labels + 10),
+        "height": 20 + len(layout.layers) * ROW,
         "node_w": NODE_W,
         "node_h": NODE_H,
     }
