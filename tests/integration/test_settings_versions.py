@@ -340,3 +340,20 @@ def test_0010c_carries_overrides_over_as_version_1_from_their_last_change(backen
         engine.dispose()
     assert tuple(back) == (8, "hours")
     migrate.upgrade(url)
+
+
+def test_the_cache_holds_the_version_list_not_the_rules_of_one_moment(db, people) -> None:
+    """A version scheduled for tomorrow takes effect at its moment although the cache was
+    filled before it, and the rules of yesterday are still those of yesterday."""
+    from casework.rules import province_rules
+
+    shorter_assessment(db, people, effective="2027-03-02", now="2027-02-20T10:00")
+
+    def hours(moment: str) -> int:
+        with db.uow(readonly=True) as uow:
+            rules = province_rules(uow, "case", "48", at(moment))
+        return next(r for r in rules if r.name == "initial_assessment").duration
+
+    assert hours("2027-03-01T23:00") == 12  # fills the cache
+    assert hours("2027-03-02T00:00") == 8  # same cache, later moment
+    assert hours("2027-03-01T23:00") == 12
