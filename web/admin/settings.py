@@ -396,7 +396,7 @@ LANE = 24
 
 def _text_width(text: str) -> float:
     """About how wide a label is at the drawing's 13 px (no font metrics on the server)."""
-    return len(text) * 6.4
+    return len(text) * 6.8
 
 
 def _geometry(diagram: dict[str, Any]) -> dict[str, Any]:
@@ -479,7 +479,7 @@ def _geometry(diagram: dict[str, Any]) -> dict[str, Any]:
             for state, box in boxes.items()
         ],
         "edges": edges,
-        "width": round(back_label_x + back_labels + 10),
+        "width": round(back_label_x + back_labels + 30),
         "height": 20 + len(layout.layers) * ROW,
         "node_w": NODE_W,
         "node_h": NODE_H,
