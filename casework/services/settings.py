@@ -391,7 +391,6 @@ def _add_version(
             created_by_id=actor.id if actor is not None else None,
             **(values or {"legal_source": ""}),
         )
-        uow.session.add(row)
         summary = {
             "workflow": workflow,
             "rule": rule,
@@ -401,16 +400,18 @@ def _add_version(
             "reason": reason,
             **(values or {}),
         }
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=actor,
-            action="settings.rule_withdrawn" if withdrawn else "settings.rule_version",
-            now=now,
-            province_code=code,
-            summary=summary,
-        )
         try:
+            uow.session.add(row)
+            uow.session.flush()  # the number is taken here (unique per rule), or refused
+            audit.record(
+                uow.session,
+                uow.settings.audit_key,
+                actor=actor,
+                action="settings.rule_withdrawn" if withdrawn else "settings.rule_version",
+                now=now,
+                province_code=code,
+                summary=summary,
+            )
             uow.commit()
         except sa.exc.IntegrityError:  # another administrator's version took the number
             raise Conflict(

@@ -357,3 +357,46 @@ def test_the_cache_holds_the_version_list_not_the_rules_of_one_moment(db, people
     assert hours("2027-03-01T23:00") == 12  # fills the cache
     assert hours("2027-03-02T00:00") == 8  # same cache, later moment
     assert hours("2027-03-01T23:00") == 12
+
+
+def test_two_administrators_writing_the_same_version_number_one_is_refused(
+    db, people, backend, monkeypatch
+) -> None:
+    """PostgreSQL: the second writer read before the first committed; the unique version
+    number refuses it (SQLite's writers queue, so the second reads the first's version)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: the second reads the first's version")
+    import threading
+    import time
+
+    from casework import audit as audit_module
+
+    release = threading.Event()
+    record = audit_module.record
+
+    def held(*args, **kwargs):
+        if threading.current_thread().name == "first":
+            release.wait(10)  # its version row is written, not yet committed
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(audit_module, "record", held)
+    answers: dict[str, object] = {}
+
+    def write(name: str) -> None:
+        try:
+            answers[name] = shorter_assessment(db, people, "2027-03-02", "2027-02-20T10:00")
+        except Exception as error:  # noqa: BLE001 - the test reads what each got
+            answers[name] = error
+
+    first = threading.Thread(target=write, args=("first",), name="first")
+    second = threading.Thread(target=write, args=("second",), name="second")
+    first.start()
+    time.sleep(0.5)
+    second.start()
+    time.sleep(1.0)  # the second has read "no version yet" and waits on the number
+    release.set()
+    first.join(20)
+    second.join(20)
+    assert answers["first"]["version"] == 1
+    assert isinstance(answers["second"], Conflict)
+    assert counts(db) == (1, 1)
