@@ -36,6 +36,10 @@ OPTION_NAMES = {
     "parent": "--parent",
     "valid_to": "--valid-to",
     "new_password": "password",
+    "effective_on": "--effective",
+    "reason": "--reason",
+    "day": "--date",
+    "day_kind": "--kind",
 }
 
 
@@ -427,10 +431,10 @@ def workflow_show(name: str) -> None:
 @workflow.command("diagram")
 @click.argument("name", default="case")
 def workflow_diagram(name: str) -> None:
-    """A Mermaid state diagram of a workflow."""
-    from workflows.engine import mermaid
+    """A Mermaid state diagram of a workflow (the graph the administrators' page draws)."""
+    from workflows.graph import mermaid, transition_graph
 
-    click.echo(mermaid(_workflow(name)))
+    click.echo(mermaid(transition_graph(_workflow(name))), nl=False)
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -712,6 +716,12 @@ def calendar_list(obj: CliContext, province: str) -> None:
     help='JSON list of rungs, e.g. [{"name":"reminded","at_fraction":0.5,"notify":["assignee"]}]',
 )
 @click.option("--source", "legal_source", default="", help="The province's decision.")
+@click.option("--reason", default="", help="Why the setting changes (required).")
+@click.option(
+    "--effective",
+    default=None,
+    help="The local date it takes effect, YYYY-MM-DD (default: today; not in the past).",
+)
 @click.pass_obj
 def workflow_override(
     obj: CliContext,
@@ -723,10 +733,14 @@ def workflow_override(
     assignee_role: str | None,
     ladder_json: str | None,
     legal_source: str,
+    reason: str,
+    effective: str | None,
 ) -> None:
-    """Set a province's own deadline, assignee role or ladder for one rule."""
+    """Add a version of a province's own deadline, assignee role or ladder for one rule,
+    for clocks opened from local midnight of --effective on."""
     from casework.services.settings import set_override
 
+    effective_on = _date(effective, "--effective") if effective else None
     ladder = None
     if ladder_json is not None:
         try:
@@ -744,11 +758,63 @@ def workflow_override(
             assignee_role=assignee_role,
             ladder=ladder,
             legal_source=legal_source,
+            reason=reason,
+            effective_on=effective_on,
         )
     except CaseworkError as error:
         _fail(error)
         return
     click.echo(json.dumps(row, ensure_ascii=False))
+
+
+@workflow.command("withdraw")
+@click.option("--province", required=True, help="Province code (2 digits).")
+@click.option("--rule", required=True, help="Deadline rule (see `casework workflow show`).")
+@click.option("--reason", default="", help="Why the setting is withdrawn (required).")
+@click.option("--effective", default=None, help="YYYY-MM-DD (default: today).")
+@click.pass_obj
+def workflow_withdraw(
+    obj: CliContext, province: str, rule: str, reason: str, effective: str | None
+) -> None:
+    """Withdraw a province's setting: the national default for clocks opened from then on."""
+    from casework.services.settings import withdraw_override
+
+    effective_on = _date(effective, "--effective") if effective else None
+    try:
+        row = withdraw_override(obj.db, province, rule, reason=reason, effective_on=effective_on)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    click.echo(json.dumps(row, ensure_ascii=False))
+
+
+@workflow.command("history")
+@click.option("--province", required=True, help="Province code (2 digits).")
+@click.option("--rule", default=None, help="Only this rule.")
+@click.pass_obj
+def workflow_history(obj: CliContext, province: str, rule: str | None) -> None:
+    """Every version of a province's settings: author, reason, effective date, values."""
+    from casework.services.settings import workflow_settings
+
+    try:
+        found = workflow_settings(obj.db, None, province, rule=rule)
+    except CaseworkError as error:
+        _fail(error)
+        return
+    for entry in found["rules"]:
+        for version in entry["history"]:
+            values = (
+                "withdrawn"
+                if version["withdrawn"]
+                else json.dumps(
+                    {k: v for k, v in version["values"].items() if v not in (None, "")},
+                    ensure_ascii=False,
+                )
+            )
+            click.echo(
+                f"{entry['name']:<20} v{version['version']}  from {version['effective_on']}  "
+                f"by {version['author'] or '(command line)'}  {values}  — {version['reason']}"
+            )
 
 
 # --- demo ------------------------------------------------------------------------------------

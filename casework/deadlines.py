@@ -390,9 +390,9 @@ def _stale(uow: Any, deadline: Deadline) -> audit.Entry | None:
     session = uow.session
     case = session.get(Case, deadline.case_id)
     assert case is not None
-    rule = {r.name: r for r in province_rules(uow, case.workflow, case.province_code)}.get(
-        deadline.rule
-    )
+    # The rules the clock opened under (a later version of the settings changes no clock).
+    rules = province_rules(uow, case.workflow, case.province_code, deadline.created_at)
+    rule = {r.name: r for r in rules}.get(deadline.rule)
     reason = None
     if rule is not None and case.state not in rule.live_states:
         reason = "step_not_current"

@@ -213,7 +213,10 @@ def notify_rung(
 ) -> int:
     """Write the rung's notifications (inbox + outbox). Returns how many."""
     session = uow.session
-    rules = {r.name: r for r in province_rules(uow, case.workflow, case.province_code)}
+    rules = {
+        r.name: r
+        for r in province_rules(uow, case.workflow, case.province_code, deadline.created_at)
+    }
     rule = rules.get(deadline.rule)
     assignee_role = rule.assignee_role if rule else Role.OFFICER
     task = session.get(PlanTask, deadline.task_id) if deadline.task_id else None

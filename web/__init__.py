@@ -73,6 +73,7 @@ def create_app(test_config: Any = None, db: Database | None = None) -> Flask:
 
     from web.actions.routes import bp as actions_bp
     from web.admin import audit as _admin_audit  # noqa: F401 (registers its views on bp)
+    from web.admin import settings as _admin_settings  # noqa: F401  (its views, on admin_bp)
     from web.admin import units as _admin_units  # noqa: F401 (registers its views on bp)
     from web.admin import users as _admin_users  # noqa: F401  (registers its views on admin_bp)
     from web.admin.routes import bp as admin_bp

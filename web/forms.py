@@ -213,6 +213,30 @@ PROBLEMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         (r"is too large \(at most (?P<n>\d+) MiB\)", _l("is too large (at most %(n)s MiB)")),
         (r"no case you may see has this number", _l("no case you may see has this number")),
+        # Calendars and workflow settings (casework/services/settings.py).
+        (
+            r"is in the past: the earliest date is today, (?P<day>[0-9-]+)",
+            _l("is in the past: the earliest date is today, %(day)s"),
+        ),
+        (
+            r"must not be before the newest version's date, (?P<day>[0-9-]+)",
+            _l("must not be before the date of the newest version, %(day)s"),
+        ),
+        (r"[0-9-]+ is a weekday: it is already worked", _l("is a weekday: it is worked already")),
+        (r"[0-9-]+ is already in the calendar of province \d+", _l("is already in the calendar")),
+        (
+            r"give a share of the time or an offset, not both",
+            _l("give either a share of the time or a time after the due time"),
+        ),
+        (r"give the offset and its unit", _l("give the time after the due time and its unit")),
+        (
+            r"the province has no setting of its own to withdraw",
+            _l("the province has no setting of its own to withdraw"),
+        ),
+        (
+            r"nothing to override: .*",
+            _l("give at least one value that differs: a time limit, a role or a ladder"),
+        ),
     )
 ]
 

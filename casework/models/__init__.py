@@ -21,7 +21,7 @@ from casework.models.cases import (
 from casework.models.intake import IntakeDraft, NuisanceContact, NuisanceKind
 from casework.models.notifications import MailStatus, Notification
 from casework.models.sessions import SessionEnd, UserSession
-from casework.models.settings import DeadlineOverride
+from casework.models.settings import RuleVersion
 from casework.models.units import (
     AdministrativeUnit,
     Agency,
@@ -50,7 +50,7 @@ __all__ = [
     "CaseTransition",
     "Child",
     "Deadline",
-    "DeadlineOverride",
+    "RuleVersion",
     "DeadlineStatus",
     "FiredRung",
     "FocalPoint",

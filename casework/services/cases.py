@@ -187,7 +187,7 @@ def _plan_approved(ctx: EventContext) -> None:
         if clock.task_id in ctx.superseded_tasks and clock.status == DeadlineStatus.OPEN:
             cancel(clock)
             ctx.cancelled_clocks.append(clock)
-    rules = province_rules(ctx.store, case.workflow, case.province_code)
+    rules = province_rules(ctx.store, case.workflow, case.province_code, ctx.now)
     calendar = province_calendar(ctx.store, case.province_code)
     for measure in plan.get("measures", []):
         kind, due = measure["agency_kind"], date.fromisoformat(measure["due_date"])
@@ -315,7 +315,7 @@ def plan_event(
     if event in NEW_CYCLE_EVENTS:
         case.cycle += 1
         case.clock_started_at = clock_anchor or now
-    rules = province_rules(store, case.workflow, case.province_code)
+    rules = province_rules(store, case.workflow, case.province_code, now)
     calendar = partial(province_calendar, store, case.province_code)
     case.updated_at = now
     clocks = on_event(case, event, fired.data, now, rules, calendar)

@@ -563,7 +563,7 @@ def record_report(
         assert intake.incident is not None
         intake.check_choices()
         intake.find_close_names()
-        province_rules(store, "case", intake.incident.province_code)
+        province_rules(store, "case", intake.incident.province_code, now)
         province_calendar(store, intake.incident.province_code)
         with store.batch(), store.transaction():
             report_id, case, linked, reopened, matches = intake.abuse_report()
@@ -752,7 +752,7 @@ class Intake:
             case,
             "received",
             now,
-            province_rules(store, case.workflow, case.province_code),
+            province_rules(store, case.workflow, case.province_code, now),
             lambda: province_calendar(store, case.province_code),
         )
         entry = audit.Entry(

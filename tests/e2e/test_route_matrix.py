@@ -84,6 +84,26 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "admin.users_reset_two_factor": ("/admin/users/officer/reset-two-factor", row(405)),
     "admin.users_token_new": ("/admin/users/officer/tokens", row(405)),
     "admin.users_token_revoke": ("/admin/users/officer/tokens/1/revoke", row(405)),
+    # Calendars and workflow settings (a province administrator: tests/e2e/test_admin_settings).
+    "admin.provinces": ("/admin/provinces", row(403, anonymous=302, admin=200)),
+    "admin.province_calendar": (
+        "/admin/provinces/48/calendar",
+        row(403, anonymous=302, admin=200),
+    ),
+    "admin.remove_calendar_day": ("/admin/provinces/48/calendar/2027-01-04/remove", row(405)),
+    "admin.province_workflow": (
+        "/admin/provinces/48/workflow",
+        row(403, anonymous=302, admin=200),
+    ),
+    "admin.workflow_rule": (
+        "/admin/provinces/48/workflow/case/initial_assessment",
+        row(403, anonymous=302, admin=200),
+    ),
+    "admin.withdraw_rule": (
+        "/admin/provinces/48/workflow/case/initial_assessment/withdraw",
+        row(405),
+    ),
+    "admin.workflow_diagram": ("/admin/workflows/case/diagram", row(403, anonymous=302, admin=200)),
     "intake.new": ("/intake", row(200, anonymous=302, police=404, admin=404)),
     "intake.communes": ("/intake/communes?q-q=hai", row(200, anonymous=302, police=404, admin=404)),
     # The report that opened the case, recorded by "intake": its outcome is its author's.

@@ -174,6 +174,8 @@ def test_workflow_override_applies_to_new_clocks(run, db) -> None:
         "8",
         "--source",
         "QĐ 704/QĐ-UBND",
+        "--reason",
+        "QĐ 704",
     )
     assert result.exit_code == 0, result.output
     from tests.conftest import People, at
@@ -211,10 +213,42 @@ BAD_OVERRIDES = [
 ]
 
 
+BAD_OVERRIDES += [
+    (["--province", "48", "--rule", "review", "--duration", "3"], "--reason"),
+    (["--province", "48", "--rule", "review", "--duration", "3", "--reason", " "], "--reason"),
+    (
+        ["--province", "48", "--rule", "review", "--duration", "3", "--reason", "x"]
+        + ["--effective", "2020-01-01"],
+        "--effective",
+    ),
+    (
+        ["--province", "48", "--rule", "review", "--duration", "3", "--reason", "x"]
+        + ["--effective", "01/03/2030"],
+        "--effective",
+    ),
+]
+
+
 @pytest.mark.parametrize(("args", "named"), BAD_OVERRIDES)
 def test_workflow_override_errors_name_the_option(run, args, named) -> None:
     result = run("workflow", "override", *args)
     assert result.exit_code != 0 and named in result.output
+
+
+def test_workflow_withdraw_and_history(run) -> None:
+    base = ["--province", "48", "--rule", "review"]
+    assert (
+        run("workflow", "override", *base, "--duration", "20", "--reason", "QĐ 704").exit_code == 0
+    )
+    assert run("workflow", "withdraw", *base).exit_code != 0  # no reason
+    withdrawn = run(
+        "workflow", "withdraw", *base, "--reason", "bãi bỏ", "--effective", "2030-01-01"
+    )
+    assert withdrawn.exit_code == 0, withdrawn.output
+    history = run("workflow", "history", "--province", "48").output.splitlines()
+    assert history[0].startswith("review") and "v2  from 2030-01-01" in history[0]
+    assert "withdrawn" in history[0] and "bãi bỏ" in history[0]
+    assert "v1" in history[1] and '"duration": 20' in history[1] and "QĐ 704" in history[1]
 
 
 def test_bad_database_url_and_revision(run) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from casework.clock import parse_iso
-from casework.models import CalendarDay, DeadlineOverride
+from casework.models import CalendarDay
 from casework.services.cases import assign, fire_event
 from casework.services.queries import get_case
+from casework.services.settings import set_override
 from tests.conftest import at
 from tests.helpers import case_in, deadline, drive, open_case, step
 
@@ -72,19 +73,16 @@ def test_day_off_of_another_province_does_not_count(db, people) -> None:
 
 
 def test_province_override_of_a_deadline(db, people) -> None:
-    with db.uow() as uow:
-        uow.session.add(
-            DeadlineOverride(
-                province_code="48",
-                workflow="case",
-                rule="initial_assessment",
-                duration=8,
-                unit="hours",
-                legal_source="QĐ 704/QĐ-UBND (example)",
-                updated_at=at("2027-01-01T00:00"),
-            )
-        )
-        uow.commit()
+    set_override(
+        db,
+        "48",
+        "initial_assessment",
+        duration=8,
+        unit="hours",
+        legal_source="QĐ 704/QĐ-UBND (example)",
+        reason="QĐ 704",
+        now=at("2027-01-01T00:00"),
+    )
     case = open_case(db, people, received_at="2027-03-01T08:00:00+07:00")
     assert due(case, "initial_assessment") == at("2027-03-01T16:00:00")
     assert deadline(case, "initial_assessment")["legal_source"].startswith("QĐ 704")

@@ -206,29 +206,21 @@ def test_reassignment_does_not_reset_the_ladder(db, people) -> None:
 
 
 def test_province_ladder_override_with_four_rungs(db, people) -> None:
-    from casework.models import DeadlineOverride
+    from casework.services.settings import set_override
 
-    with db.uow() as uow:
-        uow.session.add(
-            DeadlineOverride(
-                province_code="48",
-                workflow="case",
-                rule="initial_assessment",
-                ladder=[
-                    {"name": "reminded", "at_fraction": 0.5, "notify": ["assignee"]},
-                    {"name": "reminded_again", "at_fraction": 0.9, "notify": ["assignee"]},
-                    {"name": "overdue", "at_fraction": 1.0, "notify": ["assignee", "chair"]},
-                    {
-                        "name": "escalated",
-                        "offset": 6,
-                        "offset_unit": "hours",
-                        "notify": ["province"],
-                    },
-                ],
-                updated_at=at("2027-01-01T00:00"),
-            )
-        )
-        uow.commit()
+    set_override(
+        db,
+        "48",
+        "initial_assessment",
+        ladder=[
+            {"name": "reminded", "at_fraction": 0.5, "notify": ["assignee"]},
+            {"name": "reminded_again", "at_fraction": 0.9, "notify": ["assignee"]},
+            {"name": "overdue", "at_fraction": 1.0, "notify": ["assignee", "chair"]},
+            {"name": "escalated", "offset": 6, "offset_unit": "hours", "notify": ["province"]},
+        ],
+        reason="Four rungs",
+        now=at("2027-01-01T00:00"),
+    )
     case = open_case(db, people, received_at="2027-03-01T08:00:00+07:00")
 
     def ladder() -> list[str]:
