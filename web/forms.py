@@ -213,6 +213,31 @@ PROBLEMS: list[tuple[re.Pattern[str], Any]] = [
         ),
         (r"is too large \(at most (?P<n>\d+) MiB\)", _l("is too large (at most %(n)s MiB)")),
         (r"no case you may see has this number", _l("no case you may see has this number")),
+        # The units and agencies services (the administrators' forms).
+        (r"a \w+ code has (?P<n>\d) digits", _l("this level's code has %(n)s digits")),
+        (r"a \w+ needs its parent's code", _l("give the code of the unit it belonged to")),
+        (r"no unit has code .*", _l("no unit has this code")),
+        (r"a province has no parent", _l("a province belongs to no other unit")),
+        (
+            r"a commune cannot belong to a commune|a district cannot belong to a (district|commune)",
+            _l("a unit of this level cannot belong to that unit (wrong level)"),
+        ),
+        (r"is before valid_from", _l("is before the date it took effect")),
+        (
+            r"\w+ \d+ already exists for these dates \((?P<name>.*), (?P<start>[0-9-]+) to "
+            r"(?P<end>[0-9a-z-]+)\)",
+            _l("this code is already used for these dates (%(name)s, %(start)s to %(end)s)"),
+        ),
+        (
+            r"an agency of this kind has this name at this unit",
+            _l("this unit already has an agency of this kind with this name"),
+        ),
+        (r"must be a phone number.*", _l("must be a phone number (digits, spaces, + . - ( ))")),
+        (r"must be an e-mail address", _l("must be an e-mail address")),
+        (
+            r"give a phone number or an e-mail address",
+            _l("give a phone number or an e-mail address"),
+        ),
         # Calendars and workflow settings (casework/services/settings.py).
         (
             r"is in the past: the earliest date is today, (?P<day>[0-9-]+)",

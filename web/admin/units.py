@@ -6,13 +6,11 @@ manages the agencies of its province's units; any other unit answers 404."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -21,38 +19,7 @@ from casework.services import unit_queries, units
 from casework.services.forms import FieldSpec
 from web import get_db
 from web.admin.routes import admin_only, bp
-from web.forms import PROBLEMS, payload, record_form, show_errors
-
-# The units service's messages, in the reader's language next to their fields.
-PROBLEMS.extend(
-    (re.compile(pattern), text)
-    for pattern, text in (
-        (r"a \w+ code has (?P<n>\d) digits", _l("this level's code has %(n)s digits")),
-        (r"a \w+ needs its parent's code", _l("give the code of the unit it belonged to")),
-        (r"no unit has code .*", _l("no unit has this code")),
-        (r"a province has no parent", _l("a province belongs to no other unit")),
-        (
-            r"a commune cannot belong to a commune|a district cannot belong to a (district|commune)",
-            _l("a unit of this level cannot belong to that unit (wrong level)"),
-        ),
-        (r"is before valid_from", _l("is before the date it took effect")),
-        (
-            r"\w+ \d+ already exists for these dates \((?P<name>.*), (?P<start>[0-9-]+) to "
-            r"(?P<end>[0-9a-z-]+)\)",
-            _l("this code is already used for these dates (%(name)s, %(start)s to %(end)s)"),
-        ),
-        (
-            r"an agency of this kind has this name at this unit",
-            _l("this unit already has an agency of this kind with this name"),
-        ),
-        (r"must be a phone number.*", _l("must be a phone number (digits, spaces, + . - ( ))")),
-        (r"must be an e-mail address", _l("must be an e-mail address")),
-        (
-            r"give a phone number or an e-mail address",
-            _l("give a phone number or an e-mail address"),
-        ),
-    )
-)
+from web.forms import payload, record_form, show_errors
 
 
 def _form(fields: Sequence[FieldSpec], values: dict[str, Any] | None = None) -> FlaskForm:
