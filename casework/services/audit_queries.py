@@ -14,7 +14,15 @@ from casework import audit, scope
 from casework.clock import utcnow
 from casework.db import Database
 from casework.errors import NotFound
-from casework.models import AuditChain, AuditEvent, AuditSeal, Case, User
+from casework.models import (
+    AdministrativeUnit,
+    AuditChain,
+    AuditEvent,
+    AuditSeal,
+    Case,
+    UnitLevel,
+    User,
+)
 from casework.services.audit_trail import province_of_chain
 
 #: How many events of one case the log shows (a case read daily for years stays below it).
@@ -31,6 +39,14 @@ def chains_status(db: Database, actor: User) -> list[dict[str, Any]]:
         last_seal = session.scalars(
             sa.select(AuditSeal).order_by(AuditSeal.id.desc()).limit(1)
         ).first()
+        names = dict(
+            session.execute(
+                sa.select(AdministrativeUnit.code, AdministrativeUnit.name).where(
+                    AdministrativeUnit.level == UnitLevel.PROVINCE,
+                    AdministrativeUnit.valid_to.is_(None),
+                )
+            ).all()
+        )
         rows = []
         for chain in session.scalars(sa.select(AuditChain).order_by(AuditChain.chain)):
             if not scope.reads_access_log(actor, province_of_chain(chain.chain)):
@@ -46,6 +62,7 @@ def chains_status(db: Database, actor: User) -> list[dict[str, Any]]:
                 {
                     "chain": chain.chain,
                     "province": province_of_chain(chain.chain),
+                    "province_name": names.get(province_of_chain(chain.chain) or ""),
                     "seq": chain.seq,
                     "hash": chain.head_hash[:12],
                     "updated_at": chain.updated_at.isoformat(),

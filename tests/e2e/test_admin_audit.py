@@ -88,7 +88,7 @@ def test_each_chain_shows_its_head_and_seal(client, db, admins) -> None:
     login(client, "admin")
     client.get("/lang/en")
     page = text_of(client.get("/admin/audit").text)
-    assert "Province 48" in page and "National" in page
+    assert "Thành phố Đà Nẵng" in page and "National" in page
     assert head.head_hash[:12] in page and "covers every entry" in page
 
 
@@ -135,7 +135,7 @@ def test_a_province_admin_sees_and_verifies_its_chain_only(client, db, admins) -
     login(client, "admin.48")
     client.get("/lang/en")
     page = text_of(client.get("/admin/audit").text)
-    assert "Province 48" in page and "Province 01" not in page and "National" not in page
+    assert "Thành phố Đà Nẵng" in page and "Thành phố Hà Nội" not in page and "National" not in page
     before = len(audit_events(db))
     assert client.post("/admin/audit/chains/01/verify").status_code == 404
     assert client.post("/admin/audit/chains/national/verify").status_code == 404
