@@ -89,7 +89,8 @@ def new_cases(db: Database, actor: User, now: datetime | None = None) -> dict[st
                 totals[index] = int(total)
                 for kind, n in zip(ABUSE_TYPES, by_kind, strict=True):
                     counts[kind][index] = int(n)
-    return {"months": _labels(starts), "counts": counts, "totals": totals}
+    kinds = [kind for kind in ABUSE_TYPES if any(counts[kind])]  # those the months hold
+    return {"months": _labels(starts), "kinds": kinds, "counts": counts, "totals": totals}
 
 
 def deadlines_met(db: Database, actor: User, now: datetime | None = None) -> dict[str, Any]:
@@ -166,7 +167,8 @@ def median_times(db: Database, actor: User, now: datetime | None = None) -> dict
         )
         with db.uow(readonly=True) as uow:
             for rule, index, anchor_at, met_at in uow.session.execute(query):
-                durations[rule][index].append(_hours(anchor_at, met_at))
+                if met_at is not None:  # a met clock has its time (the window says so)
+                    durations[rule][index].append(_hours(anchor_at, met_at))
 
     def middle(values: list[float]) -> float | None:
         return round(median(values), 1) if values else None

@@ -19,7 +19,7 @@ from casework.db import Database
 from casework.errors import ValidationError
 from casework.models import AdministrativeUnit, Case, Deadline, FiredRung, PlanTask, User
 from casework.scope import supervises as supervises  # pages ask; scope.py decides
-from workflows.case import INTAKE_STEPS
+from workflows.case import INTAKE_STEPS, STATES
 
 #: The tiles, in the order the page shows them.
 TILES = ("unassigned", "overdue", "due_soon", "escalated", "approval")
@@ -119,6 +119,22 @@ def overview(
             if any(counts.values()):
                 rows.append({"key": key, "name": name or key, **counts})
         rows.sort(key=lambda r: (-int(r["overdue"]), -int(r["due_soon"]), str(r["name"] or "")))
+        # The forecast by step: overdue and due within the horizon, by the case's step now
+        # (the list filters by step and tile: each count links to its cases).
+        by_step = {
+            state: {"overdue": int(late or 0), "due_soon": int(soon or 0)}
+            for state, late, soon in session.execute(
+                sa.select(
+                    Case.state,
+                    sa.func.count(Case.id).filter(conditions["overdue"]),
+                    sa.func.count(Case.id).filter(conditions["due_soon"]),
+                )
+                .where(area, Case.state != "closed")
+                .group_by(Case.state)
+            )
+            if late or soon
+        }
+        steps = [{"state": s, **by_step[s]} for s in STATES if s in by_step]
         today = now.astimezone(LOCAL_TZ).date()  # a task's due date is a day in Vietnam
         agencies = session.execute(
             sa.select(
@@ -142,5 +158,6 @@ def overview(
         "by": "commune" if by_commune else "officer",
         "tiles": {tile: int(getattr(totals, tile) or 0) for tile in TILES},
         "rows": rows,
+        "steps": steps,
         "agencies": agency,
     }

@@ -40,6 +40,10 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "dashboard.index": ("/dashboard", row(404, anonymous=302, chair=200, province=200)),
     "dashboard.csv_table": ("/dashboard.csv", row(404, anonymous=302, chair=200, province=200)),
     "dashboard.xlsx_table": ("/dashboard.xlsx", row(404, anonymous=302, chair=200, province=200)),
+    "dashboard.chart": (
+        "/dashboard/charts/new_cases.svg",
+        row(404, anonymous=302, chair=200, province=200),
+    ),
     "cases.work": ("/work", row(404, anonymous=302, officer=200, officer_2=200, chair=200)),
     "tasks.task": ("/tasks/{task}", row(404, anonymous=302, police=200)),
     "inbox.index": ("/inbox", SIGNED_IN),
