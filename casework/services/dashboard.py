@@ -161,3 +161,20 @@ def overview(
         "steps": steps,
         "agencies": agency,
     }
+
+
+def assignable_officers(db: Database, actor: User) -> list[tuple[str, str, str]]:
+    """The officers a supervisor may name on the cases of the list (bulk reassignment):
+    the active officers of the chair's commune or the province's communes — (username,
+    name, commune name), by commune and name. Each case still takes only its own commune's
+    officers (`scope.may_be_assigned`, checked by the command)."""
+    if not scope.may_assign(actor):
+        return []
+    with db.uow(readonly=True) as uow:
+        rows = uow.session.execute(
+            sa.select(User.username, User.full_name, AdministrativeUnit.name)
+            .join(AdministrativeUnit, User.unit_id == AdministrativeUnit.id)
+            .where(scope.assignee_filter(actor), User.active.is_(True))
+            .order_by(AdministrativeUnit.name, User.full_name, User.username)
+        )
+        return [(username, name or username, commune) for username, name, commune in rows]
