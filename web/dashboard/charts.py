@@ -57,6 +57,7 @@ def _style(fills: tuple[str, ...]) -> Style:
         colors=fills,
         opacity="1",
         opacity_hover="1",
+        no_data_font_size=28,
     )
 
 
