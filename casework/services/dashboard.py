@@ -31,6 +31,10 @@ OPEN: ColumnElement[str] = sa.literal_column(
 )  # a literal: the partial index on open clocks applies
 
 
+#: Tasks the agencies' tile may count, as the partial index ix_plan_tasks_attention says.
+ATTENTION = sa.text("plan_tasks.status IN ('proposed', 'accepted', 'declined')")
+
+
 def horizon_hours(value: Any) -> int:
     """The "due within" horizon in hours, checked (ValidationError naming `hours`)."""
     if value in (None, ""):
@@ -43,12 +47,12 @@ def horizon_hours(value: Any) -> int:
 
 def _case_clocks(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     """The case has an open clock of its own steps (an agency's task clocks count on the
-    agency tile) meeting `conditions`."""
-    return sa.exists().where(
-        Deadline.case_id == Case.id,
-        Deadline.status == OPEN,
-        Deadline.task_id.is_(None),
-        *conditions,
+    agency tile) meeting `conditions`. An uncorrelated IN, not a correlated EXISTS: the
+    database reads the open clocks once per query (a hashed set), not once per case."""
+    return Case.id.in_(
+        sa.select(Deadline.case_id).where(
+            Deadline.status == OPEN, Deadline.task_id.is_(None), *conditions
+        )
     )
 
 
@@ -83,15 +87,11 @@ def tile_condition(tile: str, now: datetime, hours: int) -> ColumnElement[bool]:
         )
     if tile == "escalated":
         fired = (
-            sa.select(FiredRung.id)
+            sa.select(FiredRung.case_id)
             .join(Deadline, FiredRung.deadline_id == Deadline.id)
-            .where(
-                FiredRung.case_id == Case.id,
-                FiredRung.rung == "escalated",
-                Deadline.status == OPEN,
-            )
+            .where(FiredRung.rung == "escalated", Deadline.status == OPEN)
         )
-        return sa.and_(still_open, sa.exists(fired))
+        return sa.and_(still_open, Case.id.in_(fired))
     if tile == "approval":
         return sa.and_(Case.state == "plan_approval", _running())
     raise ValidationError({"tile": f"must be one of: {', '.join(TILES)}"})
@@ -160,7 +160,8 @@ def overview(
                 ),
             )
             .join(Case, PlanTask.case_id == Case.id)
-            .where(area, Case.state != "closed")
+            # Literally the partial index's condition (0010a): only tasks that may count.
+            .where(ATTENTION, area, Case.state != "closed")
             .group_by(PlanTask.agency_kind)
         )
         agency = {
