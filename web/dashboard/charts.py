@@ -102,7 +102,7 @@ def new_cases(data: dict[str, Any]) -> bytes:
 
 
 def deadlines_met(data: dict[str, Any]) -> bytes:
-    rows = data["rows"]
+    rows = list(reversed(data["rows"]))  # pygal draws horizontal bars bottom-up
     chart = _chart(
         pygal.HorizontalStackedBar,
         ("url(#p0)", "url(#p1)"),
