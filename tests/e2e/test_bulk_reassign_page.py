@@ -59,7 +59,7 @@ def test_the_chair_reassigns_the_ticked_cases_and_no_clock_moves(client, db, peo
     assignees, clocks_after = state(db)
     assert {assignees[c["reference"]] for c in made} == {people["officer.b"].id}
     assert clocks_after == clocks_before
-    assert "2 cases reassigned" in client.get("/?lang=en").text  # the list, flashed
+    assert "đã phân công lại 2 vụ việc" in client.get("/").text  # the list, flashed
 
 
 def test_a_case_of_another_commune_is_named_and_nothing_is_written(client, db, people) -> None:
