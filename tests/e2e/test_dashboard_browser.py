@@ -93,7 +93,7 @@ def test_the_province_sees_an_overdue_case_drills_down_and_reassigns_it(
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "1" in page.locator(".alert-success").inner_text()
-    page.screenshot(path=SHOTS / "03-reassigned-en.png", full_page=True)
+    page.screenshot(path=SHOTS / "03-reassigned-vi.png", full_page=True)
 
     # Its page names the officer; the case is still overdue (its clocks did not move).
     page.goto(f"{base}/cases/{case['id']}?lang=vi")
