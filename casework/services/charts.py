@@ -1,7 +1,10 @@
 """The supervisor's charts, as numbers: new cases per month by form of abuse, the share of
 deadlines met on time per step, and the median time from receipt to the initial assessment
 and to the plan's approval — each in the chair's commune or the province officer's province
-(`scope.case_filter`), over the last twelve months (months of Vietnam's calendar).
+(`scope.case_filter`), of the cases received in the last twelve months (months of
+Vietnam's calendar), by month of receipt. One cohort for the three charts, found through
+the lists' own indexes (commune or province, receipt time): a chart costs the cases of a
+year, never the province's whole history.
 
 The pages draw them (`web/dashboard/charts.py`); the numbers are counted here, in SQL, with
 the same scope as the dashboard's tiles. Months are buckets of a `CASE` over the months'
@@ -94,9 +97,9 @@ def new_cases(db: Database, actor: User, now: datetime | None = None) -> dict[st
 
 
 def deadlines_met(db: Database, actor: User, now: datetime | None = None) -> dict[str, Any]:
-    """The case's own clocks met in the last twelve months, per rule (step): how many on
-    time, how many late, and the share on time (percent, rounded). Clocks still running or
-    cancelled are not counted; agencies' task clocks neither (they are the agencies')."""
+    """The clocks of the cases received in the last twelve months, met, per rule (step):
+    how many on time, how many late, and the share on time (percent, rounded). Clocks still
+    running or cancelled are not counted; agencies' task clocks neither (the agencies')."""
     now = now or utcnow()
     starts = month_starts(now)
     rows: list[dict[str, Any]] = []
@@ -110,9 +113,9 @@ def deadlines_met(db: Database, actor: User, now: datetime | None = None) -> dic
             .join(Case, Deadline.case_id == Case.id)
             .where(
                 scope.case_filter(actor),
+                _window(Case.received_at, starts),
                 Deadline.status == MET,
                 Deadline.task_id.is_(None),
-                _window(Deadline.met_at, starts),
             )
             .group_by(Deadline.rule)
         )
@@ -140,9 +143,9 @@ def _hours(start: datetime, end: datetime) -> float:
 
 
 def median_times(db: Database, actor: User, now: datetime | None = None) -> dict[str, Any]:
-    """The median hours from receipt to the initial assessment and to the plan's approval,
-    per month in which the step was done (None for a month without one), and over the
-    twelve months. Each is a met clock of `MEDIAN_RULES` (its anchor is the receipt, its
+    """The median hours from receipt to the initial assessment and to the plan's approval
+    of the cases received in each of the last twelve months (None for a month without
+    one), and over the twelve months. Each is a met clock of `MEDIAN_RULES` (its anchor is the receipt, its
     `met_at` the step done).
 
     The median is taken in Python (SQLite has no percentile_cont): the durations of the
@@ -153,21 +156,21 @@ def median_times(db: Database, actor: User, now: datetime | None = None) -> dict
         rule: [[] for _ in range(MONTHS)] for rule in MEDIAN_RULES
     }
     if scope.supervises(actor):
-        month = _bucket(Deadline.met_at, starts)
+        month = _bucket(Case.received_at, starts)
         query = (
             sa.select(Deadline.rule, month, Deadline.anchor_at, Deadline.met_at)
             .join(Case, Deadline.case_id == Case.id)
             .where(
                 scope.case_filter(actor),
+                _window(Case.received_at, starts),
                 Deadline.status == MET,
                 Deadline.task_id.is_(None),
                 Deadline.rule.in_(MEDIAN_RULES),
-                _window(Deadline.met_at, starts),
             )
         )
         with db.uow(readonly=True) as uow:
             for rule, index, anchor_at, met_at in uow.session.execute(query):
-                if met_at is not None:  # a met clock has its time (the window says so)
+                if met_at is not None:  # a met clock has its time
                     durations[rule][index].append(_hours(anchor_at, met_at))
 
     def middle(values: list[float]) -> float | None:
