@@ -17,7 +17,9 @@ from statistics import median
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from casework import scope
 from casework.clock import LOCAL_TZ, utcnow
@@ -138,8 +140,25 @@ def deadlines_met(db: Database, actor: User, now: datetime | None = None) -> dic
     return {"rows": rows}
 
 
-def _hours(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 3600
+class hours_between(FunctionElement[float]):
+    """Hours from the first timestamp to the second, in SQL (each database its own way):
+    the durations reach Python as plain numbers, already ordered."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "hours_between"
+
+
+@compiles(hours_between)
+def _hours_postgresql(element: hours_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0)"
+
+
+@compiles(hours_between, "sqlite")
+def _hours_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 24.0)"
 
 
 def median_times(db: Database, actor: User, now: datetime | None = None) -> dict[str, Any]:
@@ -157,8 +176,9 @@ def median_times(db: Database, actor: User, now: datetime | None = None) -> dict
     }
     if scope.supervises(actor):
         month = _bucket(Case.received_at, starts)
+        hours = hours_between(Deadline.anchor_at, Deadline.met_at)
         query = (
-            sa.select(Deadline.rule, month, Deadline.anchor_at, Deadline.met_at)
+            sa.select(Deadline.rule, month, hours)
             .join(Case, Deadline.case_id == Case.id)
             .where(
                 scope.case_filter(actor),
@@ -166,12 +186,12 @@ def median_times(db: Database, actor: User, now: datetime | None = None) -> dict
                 Deadline.status == MET,
                 Deadline.task_id.is_(None),
                 Deadline.rule.in_(MEDIAN_RULES),
+                Deadline.met_at.is_not(None),
             )
         )
         with db.uow(readonly=True) as uow:
-            for rule, index, anchor_at, met_at in uow.session.execute(query):
-                if met_at is not None:  # a met clock has its time
-                    durations[rule][index].append(_hours(anchor_at, met_at))
+            for rule, index, duration in uow.session.execute(query):
+                durations[rule][index].append(float(duration))
 
     def middle(values: list[float]) -> float | None:
         return round(median(values), 1) if values else None
