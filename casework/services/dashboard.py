@@ -8,6 +8,7 @@ the cases the tile counts. Cases are counted, not clocks; closed cases never cou
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from casework.clock import LOCAL_TZ, utcnow
 from casework.db import Database
 from casework.errors import ValidationError
 from casework.models import AdministrativeUnit, Case, Deadline, FiredRung, PlanTask, User
+from casework.models.base import UTCDateTime
 from casework.scope import supervises as supervises  # pages ask; scope.py decides
 from workflows.case import INTAKE_STEPS, STATES
 
@@ -67,7 +69,11 @@ def _running() -> ColumnElement[bool]:
 
 def tile_condition(tile: str, now: datetime, hours: int) -> ColumnElement[bool]:
     """The cases a tile counts, as a WHERE clause on cases (open cases only)."""
-    horizon = now + timedelta(hours=hours)
+    return _condition(tile, now, now + timedelta(hours=hours))
+
+
+def _condition(tile: str, now: Any, horizon: Any) -> ColumnElement[bool]:
+    """A tile's condition; `now` and `horizon` are times or bound parameters."""
     still_open = Case.state != "closed"
     if tile == "unassigned":
         # Waiting for the commune to accept it and name an officer (the 3 h / 1 h clock).
@@ -97,6 +103,16 @@ def tile_condition(tile: str, now: datetime, hours: int) -> ColumnElement[bool]:
     raise ValidationError({"tile": f"must be one of: {', '.join(TILES)}"})
 
 
+@cache
+def _counted() -> list[Any]:
+    """The tiles' counts as columns, built once per process (building them costs more than
+    the query that uses them); the times are bound at execution (`dashboard_now`,
+    `dashboard_horizon`)."""
+    now = sa.bindparam("dashboard_now", type_=UTCDateTime())
+    horizon = sa.bindparam("dashboard_horizon", type_=UTCDateTime())
+    return [sa.func.count(Case.id).filter(_condition(t, now, horizon)).label(t) for t in TILES]
+
+
 def overview(
     db: Database, actor: User, hours: int = DEFAULT_HORIZON_HOURS, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -106,8 +122,8 @@ def overview(
     now = now or utcnow()
     if not scope.supervises(actor):
         return {}
-    conditions = {tile: tile_condition(tile, now, hours) for tile in TILES}
-    counted = [sa.func.count(Case.id).filter(cond).label(tile) for tile, cond in conditions.items()]
+    counted = _counted()
+    times = {"dashboard_now": now, "dashboard_horizon": now + timedelta(hours=hours)}
     by_commune = scope.supervises_province(actor)
     with db.uow(readonly=True) as uow:
         session = uow.session
@@ -130,7 +146,7 @@ def overview(
         totals = dict.fromkeys(TILES, 0)
         by_key: dict[Any, dict[str, Any]] = {}
         by_step: dict[str, dict[str, int]] = {}
-        for key, name, state, *numbers in session.execute(grouped):
+        for key, name, state, *numbers in session.execute(grouped, times):
             counts = dict(zip(TILES, (int(n or 0) for n in numbers), strict=True))
             row = by_key.setdefault(
                 key, {"key": key, "name": name or key, **dict.fromkeys(TILES, 0)}
