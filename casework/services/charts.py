@@ -71,21 +71,23 @@ def new_cases(db: Database, actor: User, now: datetime | None = None) -> dict[st
     counts = {kind: [0] * MONTHS for kind in ABUSE_TYPES}
     totals = [0] * MONTHS
     if scope.supervises(actor):
-
-        def reported(kind: str) -> ColumnElement[bool]:
-            # The case list's abuse_type filter, the same clause (catalogue ids, quoted).
-            return sa.exists().where(
-                Report.case_id == Case.id,
-                sa.cast(Report.abuse_types, sa.Text).contains(f'"{kind}"', autoescape=True),
-            )
-
+        # The case list's abuse_type clause (catalogue ids, quoted in the stored JSON list),
+        # over the cases' reports joined once; a case counts once per form (DISTINCT).
+        types = sa.cast(Report.abuse_types, sa.Text)
         month = _bucket(Case.received_at, starts)
         query = (
             sa.select(
                 month,
-                sa.func.count(Case.id),
-                *(sa.func.count(Case.id).filter(reported(kind)) for kind in ABUSE_TYPES),
+                sa.func.count(sa.distinct(Case.id)),
+                *(
+                    sa.func.count(sa.distinct(Case.id)).filter(
+                        types.contains(f'"{kind}"', autoescape=True)
+                    )
+                    for kind in ABUSE_TYPES
+                ),
             )
+            .select_from(Case)
+            .outerjoin(Report, Report.case_id == Case.id)
             .where(scope.case_filter(actor), _window(Case.received_at, starts))
             .group_by(month)
         )
