@@ -68,6 +68,7 @@ def _chart(kind: Callable[..., Any], fills: tuple[str, ...], **config: Any) -> A
         style=_style(fills),
         width=900,
         legend_at_bottom=True,
+        margin_right=48,  # printed values at the last month stay inside
         legend_at_bottom_columns=3,
         print_values=True,
         print_zeroes=False,
