@@ -131,3 +131,31 @@ def test_without_csrf_nothing_is_reassigned(db, people) -> None:
     answer = client.post("/cases/reassign", data={"case": f"{case['id']}:1", "assignee": "officer"})
     assert answer.status_code == 400
     assert state(db) == before
+
+
+def test_a_race_shows_which_cases_were_done(client, db, people, monkeypatch) -> None:
+    from casework.errors import Conflict
+    from casework.services import cases as commands
+
+    made = [
+        case_in(db, people, "initial_assessment", child=child(f"Trẻ đua {n}")) for n in range(2)
+    ]
+    login(client, "chair")
+    boxes = picks(client.get("/").text)
+    real, late = commands.assign, made[1]["id"]
+
+    def racing(db_, actor, case_id, *args, **kwargs):
+        if case_id == late:
+            raise Conflict("changed", current_version=99)
+        return real(db_, actor, case_id, *args, **kwargs)
+
+    monkeypatch.setattr(commands, "assign", racing)
+    answer = client.post(
+        "/cases/reassign?lang=en",
+        data={"case": [boxes[c["reference"]] for c in made], "assignee": "officer"},
+    )
+    assert answer.status_code == 409
+    assert "Those marked done are reassigned" in answer.text
+    done = answer.text.split(made[0]["reference"])[1].split("</li>")[0]
+    assert "done" in done
+    assert "changed since the list was shown" in answer.text.split(made[1]["reference"])[1]

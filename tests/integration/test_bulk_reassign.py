@@ -103,3 +103,24 @@ def test_who_may_and_what_is_asked(db, people, cases) -> None:
     with pytest.raises(ValidationError) as caught:
         reassign_many(db, people["chair"], [(home, version(db, home))], "nobody")
     assert "assignee" in caught.value.errors
+
+
+def test_a_case_changed_between_the_check_and_its_write_is_reported_not_done(
+    db, people, cases, monkeypatch
+) -> None:
+    from casework.errors import Conflict
+    from casework.services import cases as commands
+
+    real = commands.assign
+    home = [c["id"] for c in cases[:2]]
+    chosen = [(i, version(db, i)) for i in home]
+
+    def racing(db_, actor, case_id, *args, **kwargs):
+        if case_id == home[1]:  # someone else wrote this case just now
+            raise Conflict("changed", current_version=99)
+        return real(db_, actor, case_id, *args, **kwargs)
+
+    monkeypatch.setattr(commands, "assign", racing)
+    got = reassign_many(db, people["chair"], chosen, "officer")
+    assert not got["refused"]
+    assert [(r["done"], r["problem"]) for r in got["results"]] == [(True, None), (False, "stale")]
