@@ -291,6 +291,15 @@ class PlanTask(Base):
     """A measure of the support/intervention plan (Mẫu 04), one agency's task."""
 
     __tablename__ = "plan_tasks"
+    __table_args__ = (
+        # The overview's agencies tile: tasks declined or still open (migration 0013).
+        sa.Index(
+            "ix_plan_tasks_attention",
+            "case_id",
+            postgresql_where=sa.text("status IN ('proposed', 'accepted', 'declined')"),
+            sqlite_where=sa.text("status IN ('proposed', 'accepted', 'declined')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)

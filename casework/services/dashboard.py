@@ -8,6 +8,7 @@ the cases the tile counts. Cases are counted, not clocks; closed cases never cou
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,8 +19,9 @@ from casework.clock import LOCAL_TZ, utcnow
 from casework.db import Database
 from casework.errors import ValidationError
 from casework.models import AdministrativeUnit, Case, Deadline, FiredRung, PlanTask, User
+from casework.models.base import UTCDateTime
 from casework.scope import supervises as supervises  # pages ask; scope.py decides
-from workflows.case import INTAKE_STEPS
+from workflows.case import INTAKE_STEPS, STATES
 
 #: The tiles, in the order the page shows them.
 TILES = ("unassigned", "overdue", "due_soon", "escalated", "approval")
@@ -29,6 +31,10 @@ MAX_HORIZON_HOURS = 24 * 31
 OPEN: ColumnElement[str] = sa.literal_column(
     "'open'"
 )  # a literal: the partial index on open clocks applies
+
+
+#: Tasks the agencies' tile may count, as the partial index ix_plan_tasks_attention says.
+ATTENTION = sa.text("plan_tasks.status IN ('proposed', 'accepted', 'declined')")
 
 
 def horizon_hours(value: Any) -> int:
@@ -43,22 +49,40 @@ def horizon_hours(value: Any) -> int:
 
 def _case_clocks(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     """The case has an open clock of its own steps (an agency's task clocks count on the
-    agency tile) meeting `conditions`."""
-    return sa.exists().where(
-        Deadline.case_id == Case.id,
-        Deadline.status == OPEN,
-        Deadline.task_id.is_(None),
-        *conditions,
+    agency tile) meeting `conditions`. An uncorrelated IN, not a correlated EXISTS: the
+    database reads the open clocks once per query (a hashed set), not once per case."""
+    return Case.id.in_(
+        sa.select(Deadline.case_id).where(
+            Deadline.status == OPEN, Deadline.task_id.is_(None), *conditions
+        )
     )
+
+
+def _running() -> ColumnElement[bool]:
+    """The case has a clock running. Every tile's case has: waiting for assignment, the
+    transfer or assignment clock; waiting for approval, the approval clock; overdue, due
+    soon and escalated, by definition. Said in every tile, it lets the overview start from
+    the open clocks (a partial index, as many rows as clocks running) instead of reading
+    every case the province ever had."""
+    return Case.id.in_(sa.select(Deadline.case_id).where(Deadline.status == OPEN))
 
 
 def tile_condition(tile: str, now: datetime, hours: int) -> ColumnElement[bool]:
     """The cases a tile counts, as a WHERE clause on cases (open cases only)."""
-    horizon = now + timedelta(hours=hours)
+    return _condition(tile, now, now + timedelta(hours=hours))
+
+
+def _condition(tile: str, now: Any, horizon: Any) -> ColumnElement[bool]:
+    """A tile's condition; `now` and `horizon` are times or bound parameters."""
     still_open = Case.state != "closed"
     if tile == "unassigned":
         # Waiting for the commune to accept it and name an officer (the 3 h / 1 h clock).
-        return sa.and_(still_open, Case.assignee_id.is_(None), Case.state.in_(INTAKE_STEPS[:2]))
+        return sa.and_(
+            still_open,
+            Case.assignee_id.is_(None),
+            Case.state.in_(INTAKE_STEPS[:2]),
+            _running(),
+        )
     if tile == "overdue":
         return sa.and_(still_open, _case_clocks(Deadline.due_at < now))
     if tile == "due_soon":
@@ -69,18 +93,24 @@ def tile_condition(tile: str, now: datetime, hours: int) -> ColumnElement[bool]:
         )
     if tile == "escalated":
         fired = (
-            sa.select(FiredRung.id)
+            sa.select(FiredRung.case_id)
             .join(Deadline, FiredRung.deadline_id == Deadline.id)
-            .where(
-                FiredRung.case_id == Case.id,
-                FiredRung.rung == "escalated",
-                Deadline.status == OPEN,
-            )
+            .where(FiredRung.rung == "escalated", Deadline.status == OPEN)
         )
-        return sa.and_(still_open, sa.exists(fired))
+        return sa.and_(still_open, Case.id.in_(fired))
     if tile == "approval":
-        return Case.state == "plan_approval"
+        return sa.and_(Case.state == "plan_approval", _running())
     raise ValidationError({"tile": f"must be one of: {', '.join(TILES)}"})
+
+
+@cache
+def _counted() -> list[Any]:
+    """The tiles' counts as columns, built once per process (building them costs more than
+    the query that uses them); the times are bound at execution (`dashboard_now`,
+    `dashboard_horizon`)."""
+    now = sa.bindparam("dashboard_now", type_=UTCDateTime())
+    horizon = sa.bindparam("dashboard_horizon", type_=UTCDateTime())
+    return [sa.func.count(Case.id).filter(_condition(t, now, horizon)).label(t) for t in TILES]
 
 
 def overview(
@@ -92,33 +122,50 @@ def overview(
     now = now or utcnow()
     if not scope.supervises(actor):
         return {}
-    conditions = {tile: tile_condition(tile, now, hours) for tile in TILES}
-    counted = [sa.func.count(Case.id).filter(cond).label(tile) for tile, cond in conditions.items()]
+    counted = _counted()
+    times = {"dashboard_now": now, "dashboard_horizon": now + timedelta(hours=hours)}
     by_commune = scope.supervises_province(actor)
     with db.uow(readonly=True) as uow:
         session = uow.session
         area = scope.case_filter(actor)
-        totals = session.execute(sa.select(*counted).where(area)).one()
+        # One pass: counts by (commune or officer, step); the tiles, the table and the
+        # forecast by step are its sums. Only cases with a clock running can count.
         if by_commune:
-            grouped = (
-                sa.select(AdministrativeUnit.code, AdministrativeUnit.name, *counted)
-                .join(AdministrativeUnit, Case.unit_id == AdministrativeUnit.id)
-                .where(area)
-                .group_by(AdministrativeUnit.code, AdministrativeUnit.name)
+            keys: tuple[Any, ...] = (AdministrativeUnit.code, AdministrativeUnit.name)
+            grouped = sa.select(*keys, Case.state, *counted).join(
+                AdministrativeUnit, Case.unit_id == AdministrativeUnit.id
             )
         else:
-            grouped = (
-                sa.select(User.username, User.full_name, *counted)
-                .outerjoin(User, Case.assignee_id == User.id)
-                .where(area)
-                .group_by(User.username, User.full_name)
+            keys = (User.username, User.full_name)
+            grouped = sa.select(*keys, Case.state, *counted).outerjoin(
+                User, Case.assignee_id == User.id
             )
-        rows: list[dict[str, Any]] = []
-        for key, name, *numbers in session.execute(grouped):
+        grouped = grouped.where(area, Case.state != "closed", _running()).group_by(
+            *keys, Case.state
+        )
+        totals = dict.fromkeys(TILES, 0)
+        by_key: dict[Any, dict[str, Any]] = {}
+        by_step: dict[str, dict[str, int]] = {}
+        for key, name, state, *numbers in session.execute(grouped, times):
             counts = dict(zip(TILES, (int(n or 0) for n in numbers), strict=True))
-            if any(counts.values()):
-                rows.append({"key": key, "name": name or key, **counts})
+            row = by_key.setdefault(
+                key, {"key": key, "name": name or key, **dict.fromkeys(TILES, 0)}
+            )
+            step = by_step.setdefault(state, {"overdue": 0, "due_soon": 0})
+            for tile, n in counts.items():
+                totals[tile] += n
+                row[tile] += n
+                if tile in step:
+                    step[tile] += n
+        rows = [row for row in by_key.values() if any(row[t] for t in TILES)]
         rows.sort(key=lambda r: (-int(r["overdue"]), -int(r["due_soon"]), str(r["name"] or "")))
+        # The forecast by step: overdue and due within the horizon, by the case's step now
+        # (the list filters by step and tile: each count links to its cases).
+        steps = [
+            {"state": s, **by_step[s]}
+            for s in STATES
+            if s in by_step and (by_step[s]["overdue"] or by_step[s]["due_soon"])
+        ]
         today = now.astimezone(LOCAL_TZ).date()  # a task's due date is a day in Vietnam
         agencies = session.execute(
             sa.select(
@@ -129,7 +176,8 @@ def overview(
                 ),
             )
             .join(Case, PlanTask.case_id == Case.id)
-            .where(area, Case.state != "closed")
+            # Literally the partial index's condition (0013): only tasks that may count.
+            .where(ATTENTION, area, Case.state != "closed")
             .group_by(PlanTask.agency_kind)
         )
         agency = {
@@ -140,7 +188,25 @@ def overview(
     return {
         "hours": hours,
         "by": "commune" if by_commune else "officer",
-        "tiles": {tile: int(getattr(totals, tile) or 0) for tile in TILES},
+        "tiles": totals,
         "rows": rows,
+        "steps": steps,
         "agencies": agency,
     }
+
+
+def assignable_officers(db: Database, actor: User) -> list[tuple[str, str, str]]:
+    """The officers a supervisor may name on the cases of the list (bulk reassignment):
+    the active officers of the chair's commune or the province's communes — (username,
+    name, commune name), by commune and name. Each case still takes only its own commune's
+    officers (`scope.may_be_assigned`, checked by the command)."""
+    if not scope.may_assign(actor):
+        return []
+    with db.uow(readonly=True) as uow:
+        rows = uow.session.execute(
+            sa.select(User.username, User.full_name, AdministrativeUnit.name)
+            .join(AdministrativeUnit, User.unit_id == AdministrativeUnit.id)
+            .where(scope.assignee_filter(actor), User.active.is_(True))
+            .order_by(AdministrativeUnit.name, User.full_name, User.username)
+        )
+        return [(username, name or username, commune) for username, name, commune in rows]

@@ -313,6 +313,7 @@ def _case_rows(
             "next_due_at": _iso(next_due.get(c.id)),
             "overdue": bool(next_due.get(c.id) and next_due[c.id] < now),
             "assignee": assignee,
+            "version": c.version,  # a bulk reassignment refuses a case changed since
         }
         for c, assignee in rows
     ]

@@ -53,3 +53,16 @@ def test_pages_benchmark_prints_its_ratios() -> None:
     )
     assert set(rows) == {"case list", "my work", "search child name"}, out
     assert all(float(ratio) > 0 for ratio in rows.values())
+
+
+@pytest.mark.slow
+def test_dashboard_benchmark_prints_its_ratios() -> None:
+    out = run("dashboard", "--small", "200", "--big", "400", "--repeat", "1")
+    rows = dict(
+        re.findall(
+            r"^  (hand SQL|overview\(\)|GET /dashboard)\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)$", out, re.M
+        )
+    )
+    assert set(rows) == {"hand SQL", "overview()", "GET /dashboard"}, out
+    ratios = re.findall(r"overview\(\) / hand SQL at [0-9,]+: ([0-9.]+)", out)
+    assert len(ratios) == 2 and all(float(r) > 0 for r in ratios), out

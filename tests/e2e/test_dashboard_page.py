@@ -102,3 +102,70 @@ def test_the_table_downloads_as_excel_and_csv_with_the_same_counts(client, db, p
     assert sheet[-1][sheet[0].index("Plans waiting for approval")] == 1
     assert "Nguyễn Thị Lan" not in answer.text  # counts only, no child
     assert client.get("/dashboard.csv?hours=0").status_code == 422
+
+
+def test_the_charts_are_svg_images_without_script_in_both_languages(client, db, people) -> None:
+    import re
+
+    import time_machine
+
+    case_in(db, people, "plan_approval")  # received 03/02/2027: the window ends today
+    with time_machine.travel("2027-02-06T10:00:00+07:00", tick=False):
+        login(client, "chair")
+        page = client.get("/dashboard")
+        assert page.status_code == 200
+        for name in ("new_cases", "deadlines_met", "median_times"):
+            assert f'src="/dashboard/charts/{name}.svg?lang=vi"' in page.text
+        # The images are drawn in the page's language (a ?lang= visit is not kept).
+        assert (
+            'src="/dashboard/charts/new_cases.svg?lang=en"' in client.get("/dashboard?lang=en").text
+        )
+        svg = client.get("/dashboard/charts/new_cases.svg")
+        english = client.get("/dashboard/charts/new_cases.svg?lang=en")
+        medians = client.get("/dashboard/charts/median_times.svg?lang=en")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    assert "<script" not in svg.text and "bạo lực" in svg.text
+    assert "violence" in english.text and "bạo lực" not in english.text
+    assert "Initial assessment" in medians.text and "Plan approval" in medians.text
+    # Its own policy allows only the chart's own style; the pages keep theirs.
+    assert svg.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
+    # The numbers beside each chart, as a table: one violence case in 02/2027.
+    table = page.text.split('class="table table-sm chart-new-cases"')[1].split("</table>")[0]
+    assert re.search(r"<th scope=\"row\">02/2027</th><td class=\"text-end\">1</td>", table)
+    assert "chart-median-times" in page.text and "chart-deadlines-met" in page.text
+    with time_machine.travel("2027-02-06T10:05:00+07:00", tick=False):
+        assert client.get("/dashboard/charts/other.svg").status_code == 404
+        assert client.get("/dashboard/charts/new_cases.svg?x=1").status_code == 422
+        client.post("/logout")
+        assert client.get("/dashboard/charts/new_cases.svg").status_code == 302
+        login(client, "officer")
+        assert client.get("/dashboard/charts/new_cases.svg").status_code == 404
+
+
+def test_the_forecast_by_step_links_to_exactly_its_cases(client, db, people) -> None:
+    import re
+
+    import time_machine
+
+    from casework.deadlines import sweep
+    from tests.conftest import at
+
+    for n, state in enumerate(("transferred", "initial_assessment", "plan_approval")):
+        case_in(
+            db,
+            people,
+            state,
+            child={"full_name": f"Trẻ {n}", "sex": "male", "age_years": 5, "unit_code": "20194"},
+        )
+    sweep(db, at("2027-02-05T10:00:00"))
+    with time_machine.travel("2027-02-05T10:00:00+07:00", tick=False):
+        login(client, "province")
+        page = client.get("/dashboard?hours=720&lang=en")
+        section = page.text.split("By step</h2>")[1].split("</table>")[0]
+        links = re.findall(r'href="(/\?[^"]*state=[^"]*)">(\d+)</a>', section)
+        assert len(links) >= 2, section  # overdue and due soon, in more than one step
+        for href, count in links:
+            listed = client.get(href.replace("&amp;", "&"))
+            assert listed.status_code == 200, href
+            assert len(re.findall(r'href="/cases/\d+"', listed.text)) == int(count), href

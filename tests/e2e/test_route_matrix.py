@@ -30,6 +30,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     # Chairs and the province name the officer; others do not see the page.
     "cases.assign": ("/cases/{case}/assign", row(404, anonymous=302, chair=200, province=200)),
     "cases.add_note": ("/cases/{case}/notes", row(405)),
+    "cases.reassign": ("/cases/reassign", row(405)),
     "cases.upload": ("/cases/{case}/attachments", row(405)),
     "cases.download": ("/attachments/1", row(404, anonymous=302)),  # none stored yet
     "actions.act": (
@@ -40,6 +41,10 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "dashboard.index": ("/dashboard", row(404, anonymous=302, chair=200, province=200)),
     "dashboard.csv_table": ("/dashboard.csv", row(404, anonymous=302, chair=200, province=200)),
     "dashboard.xlsx_table": ("/dashboard.xlsx", row(404, anonymous=302, chair=200, province=200)),
+    "dashboard.chart": (
+        "/dashboard/charts/new_cases.svg",
+        row(404, anonymous=302, chair=200, province=200),
+    ),
     "cases.work": ("/work", row(404, anonymous=302, officer=200, officer_2=200, chair=200)),
     "tasks.task": ("/tasks/{task}", row(404, anonymous=302, police=200)),
     "inbox.index": ("/inbox", SIGNED_IN),

@@ -167,3 +167,23 @@ def test_accepting_a_case_takes_it_off_the_unassigned_tile(db, people, area) -> 
     assert after["tiles"] == by_hand(
         db, lambda c: c.unit_id == chair.unit_id, later + timedelta(minutes=1), 48
     )
+
+
+def test_the_forecast_by_step_adds_up_to_the_tiles(db, people, area) -> None:
+    for who in ("chair", "province"):
+        got = overview(db, people[who], 24 * 30, now=NOW)
+        for tile in ("overdue", "due_soon"):
+            assert sum(s[tile] for s in got["steps"]) == got["tiles"][tile], (who, tile)
+        with db.uow(readonly=True) as uow:  # by hand: the steps the late cases are in
+            late_states = {
+                uow.session.get(Case, c).state
+                for c in uow.session.scalars(
+                    sa.select(Deadline.case_id).where(
+                        Deadline.status == "open", Deadline.task_id.is_(None), Deadline.due_at < NOW
+                    )
+                )
+                if uow.session.get(Case, c).state != "closed"
+                and (who == "province" or uow.session.get(Case, c).unit_id == people[who].unit_id)
+                and uow.session.get(Case, c).province_code == "48"
+            }
+        assert {s["state"] for s in got["steps"] if s["overdue"]} == late_states

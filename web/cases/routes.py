@@ -136,7 +136,87 @@ def index() -> Any:
         may_search_contacts=queries.may_search_contacts(actor),
         sees_casework=queries.sees_casework(actor),
         paged=bool(request.args.get("after")),
+        bulk=_bulk_form() if queries.may_assign(actor) and page["cases"] else None,
+        officers=dashboard.assignable_officers(get_db(), actor)
+        if queries.may_assign(actor)
+        else [],
     )
+
+
+def _bulk_form() -> FlaskForm:
+    return FlaskForm()  # its CSRF token only: the cases and the officer are read below
+
+
+#: What the bulk reassignment's page says of a case it could not take.
+def _bulk_problem(problem: str | None, commune: str | None) -> str:
+    return {
+        None: "",
+        "not_found": _("This case is not in your area (or no longer exists)."),
+        "closed": _("This case is closed."),
+        "stale": _("This case changed since the list was shown: open the list again."),
+        "other_commune": _(
+            "The officer does not work in %(commune)s, this case's commune.", commune=commune
+        ),
+        "changed": _("This case changed while the others were reassigned: it was not."),
+    }[problem]
+
+
+@bp.post("/cases/reassign")
+@login_required
+def reassign() -> Any:
+    """Name one officer for the cases chosen on the list. Checked as a whole first: if any
+    case cannot go to the officer, nothing is written and the page names each such case;
+    then each case goes through the single reassignment (audited, clocks untouched)."""
+    from casework.errors import PermissionDenied
+    from casework.services import cases
+
+    db, actor = get_db(), current_user.user
+    if not queries.may_assign(actor):
+        abort(404)
+    form = _bulk_form()
+    if not form.validate():
+        abort(400, description=str(form.errors)[:200])
+    problems: dict[str, str] = {}
+    chosen: list[tuple[int, int]] = []
+    for raw in request.form.getlist("case"):
+        case_id, _sep, version = raw.partition(":")
+        if not (case_id.isdigit() and version.isdigit()) or len(raw) > 24:
+            problems["case"] = _("A chosen case could not be read: choose again on the list.")
+            break
+        chosen.append((int(case_id), int(version)))
+    assignee = (request.form.get("assignee") or "").strip()[:80]
+    result: dict[str, Any] | None = None
+    if not problems:
+        try:
+            result = cases.reassign_many(db, actor, chosen, assignee)
+        except ValidationError as error:
+            if "case" in error.errors:
+                problems["case"] = _("Choose at least one case (at most %(n)s).", n=cases.BULK_MAX)
+            if "assignee" in error.errors:
+                problems["assignee"] = _("Choose the officer responsible.")
+        except PermissionDenied:
+            abort(404)
+    if result and not result["refused"] and all(r["done"] for r in result["results"]):
+        flash(
+            _("Done: %(n)s cases reassigned.", n=len(result["results"])),
+            "success",
+        )
+        return redirect(back_to_list())
+    results = (result or {}).get("results", [])
+    for entry in results:
+        entry["message"] = _bulk_problem(entry["problem"], entry["commune"])
+        entry["version"] = dict(chosen).get(entry["case_id"])
+    refused = bool(result and result["refused"]) or bool(problems)
+    return render_template(
+        "cases/reassign.html",
+        form=form,
+        results=results,
+        refused=refused,
+        problems=problems,
+        assignee=assignee,
+        officers=dashboard.assignable_officers(db, actor),
+        back=back_to_list(),
+    ), (422 if refused else 409)
 
 
 def _choices_of(field: str) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from casework.errors import ValidationError
-from casework.services import dashboard
+from casework.services import charts, dashboard
 from web import get_db
 from web.inputs import only_args
 
@@ -99,10 +99,39 @@ def xlsx_table() -> Any:
     )
 
 
+def _chart_data(name: str) -> dict[str, Any]:
+    read = {
+        "new_cases": charts.new_cases,
+        "deadlines_met": charts.deadlines_met,
+        "median_times": charts.median_times,
+    }[name]
+    return read(get_db(), current_user.user)
+
+
+@bp.get("/dashboard/charts/<name>.svg")
+@login_required
+def chart(name: str) -> Any:
+    """One chart as an SVG image, in the reader's language (the page shows its numbers in a
+    table beside it)."""
+    from web.dashboard import charts as drawing
+
+    if name not in drawing.CHARTS or not dashboard.supervises(current_user.user):
+        abort(404)
+    only_args()
+    answer = Response(drawing.DRAW[name](_chart_data(name)), mimetype="image/svg+xml")
+    answer.headers["Content-Security-Policy"] = drawing.SVG_POLICY
+    return answer
+
+
 @bp.get("/dashboard")
 @login_required
 def index() -> Any:
     view, problem = _overview()
+    figures = {name: _chart_data(name) for name in ("new_cases", "deadlines_met", "median_times")}
     return render_template(
-        "dashboard/index.html", view=view, tiles=dashboard.TILES, problem=problem
+        "dashboard/index.html",
+        view=view,
+        tiles=dashboard.TILES,
+        problem=problem,
+        charts=figures,
     ), (422 if problem else 200)
