@@ -109,6 +109,10 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(f"pooled connection is dead: {error}") from error
 
 
+#: How long statistics over months (the dashboard's charts) are kept before a recount.
+STATS_SECONDS = 300.0
+
+
 class TTLCache:
     """Province settings (deadline overrides, calendars) read on every event, kept briefly.
 
@@ -143,6 +147,8 @@ class Database:
         self._engine_kwargs = engine_kwargs
         self._store_engine: Engine | None = None
         self.cache = TTLCache()
+        # Statistics over months (the dashboard's charts), recounted every few minutes.
+        self.stats_cache = TTLCache(ttl=STATS_SECONDS)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no write lock: on SQLite they begin DEFERRED (a WAL snapshot).
         self.read_session_factory = sessionmaker(

@@ -166,11 +166,12 @@ def _hours_sqlite(element: hours_between, compiler: Any, **kw: Any) -> str:
 def median_times(db: Database, actor: User, now: datetime | None = None) -> dict[str, Any]:
     """The median hours from receipt to the initial assessment and to the plan's approval
     of the cases received in each of the last twelve months (None for a month without
-    one), and over the twelve months. Each is a met clock of `MEDIAN_RULES` (its anchor is the receipt, its
-    `met_at` the step done).
+    one), and over the twelve months. Each is a met clock of `MEDIAN_RULES` (its anchor is
+    the receipt, its `met_at` the step done).
 
-    The median is taken in Python (SQLite has no percentile_cont): the durations of the
-    window are fetched, bounded by the scope and the twelve months, and the middle taken."""
+    PostgreSQL takes the median itself (percentile_cont); SQLite has none, so there the
+    durations of the window are fetched, bounded by the scope and the twelve months, and
+    the middle taken in Python. A test holds both to the same numbers."""
     now = now or utcnow()
     starts = month_starts(now)
     durations: dict[str, list[list[float]]] = {
@@ -179,30 +180,75 @@ def median_times(db: Database, actor: User, now: datetime | None = None) -> dict
     if scope.supervises(actor):
         month = _bucket(Case.received_at, starts)
         hours = hours_between(Deadline.anchor_at, Deadline.met_at)
-        query = (
-            sa.select(Deadline.rule, month, hours)
-            .join(Case, Deadline.case_id == Case.id)
-            .where(
-                scope.case_filter(actor),
-                _window(Case.received_at, starts),
-                Deadline.status == MET,
-                Deadline.task_id.is_(None),
-                Deadline.rule.in_(MEDIAN_RULES),
-                Deadline.met_at.is_not(None),
-            )
+        where = (
+            scope.case_filter(actor),
+            _window(Case.received_at, starts),
+            Deadline.status == MET,
+            Deadline.task_id.is_(None),
+            Deadline.rule.in_(MEDIAN_RULES),
+            Deadline.met_at.is_not(None),
         )
         with db.uow(readonly=True) as uow:
-            for rule, index, duration in uow.session.execute(query):
+            if uow.session.get_bind().dialect.name == "postgresql":
+                # The database takes the middle itself: no duration leaves it.
+                return _median_view(starts, *_medians_in_sql(uow.session, month, hours, where))
+            query = sa.select(Deadline.rule, month, hours).join(Case, Deadline.case_id == Case.id)
+            for rule, index, duration in uow.session.execute(query.where(*where)):
                 durations[rule][index].append(float(duration))
 
     def middle(values: list[float]) -> float | None:
         return round(median(values), 1) if values else None
 
-    return {
-        "months": _labels(starts),
-        "monthly": {rule: [middle(v) for v in durations[rule]] for rule in MEDIAN_RULES},
-        "overall": {
-            rule: middle([d for month in durations[rule] for d in month]) for rule in MEDIAN_RULES
-        },
-        "counts": {rule: sum(len(m) for m in durations[rule]) for rule in MEDIAN_RULES},
-    }
+    return _median_view(
+        starts,
+        {rule: [middle(v) for v in durations[rule]] for rule in MEDIAN_RULES},
+        {rule: middle([d for m in durations[rule] for d in m]) for rule in MEDIAN_RULES},
+        {rule: sum(len(m) for m in durations[rule]) for rule in MEDIAN_RULES},
+    )
+
+
+def _medians_in_sql(
+    session: Any, month: Any, hours: Any, where: tuple[Any, ...]
+) -> tuple[dict[str, list[float | None]], dict[str, float | None], dict[str, int]]:
+    """PostgreSQL's percentile_cont(0.5) — the same middle as statistics.median — by rule
+    and month, then by rule over the twelve months."""
+    middle = sa.func.percentile_cont(0.5).within_group(hours)
+    base = sa.select(Deadline.rule).join(Case, Deadline.case_id == Case.id).where(*where)
+    monthly: dict[str, list[float | None]] = {rule: [None] * MONTHS for rule in MEDIAN_RULES}
+    for rule, index, value in session.execute(
+        base.add_columns(month, middle).group_by(Deadline.rule, month)
+    ):
+        monthly[rule][index] = round(float(value), 1)
+    overall: dict[str, float | None] = dict.fromkeys(MEDIAN_RULES)
+    counts = dict.fromkeys(MEDIAN_RULES, 0)
+    for rule, value, n in session.execute(
+        base.add_columns(middle, sa.func.count()).group_by(Deadline.rule)
+    ):
+        overall[rule], counts[rule] = round(float(value), 1), int(n)
+    return monthly, overall, counts
+
+
+def _median_view(
+    starts: list[datetime],
+    monthly: dict[str, list[float | None]],
+    overall: dict[str, float | None],
+    counts: dict[str, int],
+) -> dict[str, Any]:
+    return {"months": _labels(starts), "monthly": monthly, "overall": overall, "counts": counts}
+
+
+CHARTS = {"new_cases": new_cases, "deadlines_met": deadlines_met, "median_times": median_times}
+
+
+def figures(db: Database, actor: User) -> dict[str, Any]:
+    """The three charts' numbers for the actor's dashboard, and when they were counted.
+    The charts count twelve months: figures a few minutes old tell the same story, and the
+    page and its three images read them once, not four times. Kept STATS_SECONDS per scope (a commune's chairs share them, as a province's officers
+    do), since what the charts count is the same for everyone in that scope."""
+
+    def count() -> dict[str, Any]:
+        now = utcnow()
+        return {name: read(db, actor, now) for name, read in CHARTS.items()} | {"counted_at": now}
+
+    key = ("charts", actor.role, actor.unit_id, actor.active)
+    return db.stats_cache.get(key, count)  # type: ignore[no-any-return]

@@ -156,3 +156,28 @@ def test_out_of_scope_never_counts(db, people, history) -> None:
         "initial_assessment": 0,
         "plan_approval": 0,
     }
+
+
+def test_the_page_figures_are_counted_once_per_scope_and_again_after_five_minutes(
+    db, people, history, monkeypatch
+) -> None:
+    import time_machine
+
+    from casework import db as database
+    from casework.services.charts import figures
+
+    clock = [1000.0]
+    monkeypatch.setattr(database, "monotonic", lambda: clock[0])
+    with time_machine.travel(NOW, tick=False):
+        first = figures(db, people["chair"])
+        assert sum(first["new_cases"]["totals"]) == 3
+        assert first["counted_at"] == NOW
+        received(db, people, "2027-02-05T09:00:00", ["neglect"])
+        clock[0] += database.STATS_SECONDS - 1
+        assert figures(db, people["chair"]) is first  # kept: the same twelve months
+        # The province's officer has a scope of its own: counted for it, with the new case.
+        assert sum(figures(db, people["province"])["new_cases"]["totals"]) == 5
+        clock[0] += 2
+        again = figures(db, people["chair"])
+        assert sum(again["new_cases"]["totals"]) == 4
+        assert again["new_cases"]["counts"]["neglect"][FEB] == 1

@@ -99,15 +99,6 @@ def xlsx_table() -> Any:
     )
 
 
-def _chart_data(name: str) -> dict[str, Any]:
-    read = {
-        "new_cases": charts.new_cases,
-        "deadlines_met": charts.deadlines_met,
-        "median_times": charts.median_times,
-    }[name]
-    return read(get_db(), current_user.user)
-
-
 @bp.get("/dashboard/charts/<name>.svg")
 @login_required
 def chart(name: str) -> Any:
@@ -118,7 +109,10 @@ def chart(name: str) -> Any:
     if name not in drawing.CHARTS or not dashboard.supervises(current_user.user):
         abort(404)
     only_args()
-    answer = Response(drawing.DRAW[name](_chart_data(name)), mimetype="image/svg+xml")
+    answer = Response(
+        drawing.DRAW[name](charts.figures(get_db(), current_user.user)[name]),
+        mimetype="image/svg+xml",
+    )
     answer.headers["Content-Security-Policy"] = drawing.SVG_POLICY
     return answer
 
@@ -127,11 +121,10 @@ def chart(name: str) -> Any:
 @login_required
 def index() -> Any:
     view, problem = _overview()
-    figures = {name: _chart_data(name) for name in ("new_cases", "deadlines_met", "median_times")}
     return render_template(
         "dashboard/index.html",
         view=view,
         tiles=dashboard.TILES,
         problem=problem,
-        charts=figures,
+        charts=charts.figures(get_db(), current_user.user),
     ), (422 if problem else 200)
