@@ -60,7 +60,8 @@ def failures() -> Any:
     return render_template("admin/mail_failures.html", failures=rows, form=FlaskForm())
 
 
-@bp.post("/mail-failures/<int:user_id>/<any(retry, fixed):action>")
+@bp.post("/mail-failures/<id:user_id>/retry", defaults={"action": "retry"})
+@bp.post("/mail-failures/<id:user_id>/fixed", defaults={"action": "fixed"})
 @admin_only
 def failure_action(user_id: int, action: str) -> Any:
     """Send the refused mail again now, or mark the address fixed (404 out of scope)."""

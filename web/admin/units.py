@@ -115,7 +115,7 @@ def _agency(agency_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
     return view, agency
 
 
-@bp.route("/agencies/<int:agency_id>", methods=["GET", "POST"])
+@bp.route("/agencies/<id:agency_id>", methods=["GET", "POST"])
 @admin_only
 def agency_edit(agency_id: int) -> Any:
     db, actor = get_db(), current_user.user
@@ -140,7 +140,7 @@ def agency_edit(agency_id: int) -> Any:
     ), status
 
 
-@bp.post("/agencies/<int:agency_id>/delete")
+@bp.post("/agencies/<id:agency_id>/delete")
 @admin_only
 def agency_delete(agency_id: int) -> Any:
     db, actor = get_db(), current_user.user
@@ -166,7 +166,7 @@ def agency_delete(agency_id: int) -> Any:
     return redirect(url_for("admin.agencies", code=view["unit"]["code"]))
 
 
-@bp.route("/agencies/<int:agency_id>/focal-points/new", methods=["GET", "POST"])
+@bp.route("/agencies/<id:agency_id>/focal-points/new", methods=["GET", "POST"])
 @admin_only
 def focal_point_new(agency_id: int) -> Any:
     db, actor = get_db(), current_user.user
@@ -202,7 +202,7 @@ def _focal_point(point_id: int) -> tuple[dict[str, Any], dict[str, Any], dict[st
     return view, agency, point
 
 
-@bp.route("/focal-points/<int:point_id>", methods=["GET", "POST"])
+@bp.route("/focal-points/<id:point_id>", methods=["GET", "POST"])
 @admin_only
 def focal_point_edit(point_id: int) -> Any:
     db, actor = get_db(), current_user.user
@@ -232,7 +232,7 @@ def focal_point_edit(point_id: int) -> Any:
     ), status
 
 
-@bp.post("/focal-points/<int:point_id>/delete")
+@bp.post("/focal-points/<id:point_id>/delete")
 @admin_only
 def focal_point_delete(point_id: int) -> Any:
     db, actor = get_db(), current_user.user
