@@ -6,7 +6,7 @@ manages the agencies of its province's units; any other unit answers 404."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -166,32 +166,49 @@ def agency_delete(agency_id: int) -> Any:
     return redirect(url_for("admin.agencies", code=view["unit"]["code"]))
 
 
-@bp.route("/agencies/<id:agency_id>/focal-points/new", methods=["GET", "POST"])
-@admin_only
-def focal_point_new(agency_id: int) -> Any:
-    db, actor = get_db(), current_user.user
-    view, agency = _agency(agency_id)
-    form = _form(units.FOCAL_POINT_FIELDS)
+def _focal_point_page(
+    view: dict[str, Any],
+    agency: dict[str, Any],
+    point: dict[str, Any] | None,
+    command: Callable[[dict[str, Any]], Any],
+    saved: str,
+) -> Any:
+    """A focal point's form, new (`point` None) or to edit: sent through `command`, then
+    back to the unit's agencies with `saved`, or the form again with its problems."""
+    values = (
+        None if point is None else {k: point[k] for k in ("name", "position", "phone", "email")}
+    )
+    form = _form(units.FOCAL_POINT_FIELDS, values)
     problems: dict[str, str] = {}
     if request.method == "POST":
-        done, problems = _send(
-            form,
-            units.FOCAL_POINT_FIELDS,
-            lambda data: units.add_focal_point(db, actor, agency_id, data),
-        )
+        done, problems = _send(form, units.FOCAL_POINT_FIELDS, command)
         if done:
-            flash(_("The focal point was added."), "success")
+            flash(saved, "success")
             return redirect(url_for("admin.agencies", code=view["unit"]["code"]))
     status = 422 if request.method == "POST" else 200
     return render_template(
         "admin/agencies_focal_point.html",
         view=view,
         agency=agency,
-        point=None,
+        point=point,
         form=form,
         fields=units.FOCAL_POINT_FIELDS,
         problems=problems,
     ), status
+
+
+@bp.route("/agencies/<id:agency_id>/focal-points/new", methods=["GET", "POST"])
+@admin_only
+def focal_point_new(agency_id: int) -> Any:
+    db, actor = get_db(), current_user.user
+    view, agency = _agency(agency_id)
+    return _focal_point_page(
+        view,
+        agency,
+        None,
+        lambda data: units.add_focal_point(db, actor, agency_id, data),
+        _("The focal point was added."),
+    )
 
 
 def _focal_point(point_id: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -207,29 +224,13 @@ def _focal_point(point_id: int) -> tuple[dict[str, Any], dict[str, Any], dict[st
 def focal_point_edit(point_id: int) -> Any:
     db, actor = get_db(), current_user.user
     view, agency, point = _focal_point(point_id)
-    form = _form(
-        units.FOCAL_POINT_FIELDS, {k: point[k] for k in ("name", "position", "phone", "email")}
+    return _focal_point_page(
+        view,
+        agency,
+        point,
+        lambda data: units.change_focal_point(db, actor, point_id, data),
+        _("The focal point was saved."),
     )
-    problems: dict[str, str] = {}
-    if request.method == "POST":
-        done, problems = _send(
-            form,
-            units.FOCAL_POINT_FIELDS,
-            lambda data: units.change_focal_point(db, actor, point_id, data),
-        )
-        if done:
-            flash(_("The focal point was saved."), "success")
-            return redirect(url_for("admin.agencies", code=view["unit"]["code"]))
-    status = 422 if request.method == "POST" else 200
-    return render_template(
-        "admin/agencies_focal_point.html",
-        view=view,
-        agency=agency,
-        point=point,
-        form=form,
-        fields=units.FOCAL_POINT_FIELDS,
-        problems=problems,
-    ), status
 
 
 @bp.post("/focal-points/<id:point_id>/delete")
