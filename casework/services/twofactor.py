@@ -21,7 +21,7 @@ import qrcode
 import qrcode.image.svg
 import sqlalchemy as sa
 
-from casework import audit, scope
+from casework import scope
 from casework.clock import utcnow
 from casework.db import Database, UnitOfWork
 from casework.errors import NotFound, PermissionDenied, ValidationError
@@ -105,15 +105,7 @@ def confirm_enrolment(
         user.totp_confirmed_at = now
         user.totp_last_step = step
         codes = _new_recovery_codes(uow.session, user.id, now)
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=user,
-            action="user.two_factor_enabled",
-            now=now,
-            province_code=user.province_code,
-            summary={"user_id": user.id},
-        )
+        users.audit_account(uow, user, "user.two_factor_enabled", user, now)
         uow.commit()
     return codes
 
@@ -147,15 +139,7 @@ def new_recovery_codes(db: Database, user_id: int, now: datetime | None = None) 
         if user is None or user.totp_confirmed_at is None:
             raise NotFound("two-factor sign-in is off")
         codes = _new_recovery_codes(uow.session, user.id, now)
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=user,
-            action="user.recovery_codes_renewed",
-            now=now,
-            province_code=user.province_code,
-            summary={"user_id": user.id},
-        )
+        users.audit_account(uow, user, "user.recovery_codes_renewed", user, now)
         uow.commit()
     return codes
 
@@ -266,12 +250,4 @@ def _turn_off(uow: UnitOfWork, user: User, actor: User | None, now: datetime) ->
     user.totp_confirmed_at = None
     user.totp_last_step = None
     uow.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    audit.record(
-        uow.session,
-        uow.settings.audit_key,
-        actor=actor,
-        action="user.two_factor_disabled",
-        now=now,
-        province_code=user.province_code,
-        summary={"user_id": user.id},
-    )
+    users.audit_account(uow, actor, "user.two_factor_disabled", user, now)

@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from casework import audit, scope
 from casework.clock import LOCAL_TZ, utcnow
-from casework.db import Database
+from casework.db import Database, UnitOfWork
 from casework.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from casework.models import Agency, AgencyKind, ApiToken, Role, SessionEnd, UnitLevel
 from casework.models import User as User  # the actor every service takes; web/ names it here
@@ -229,6 +229,22 @@ def _placement(
     return unit, agency
 
 
+def audit_account(
+    uow: UnitOfWork, actor: User | None, action: str, user: User, now: datetime, **details: Any
+) -> None:
+    """An event about one account, on the chain of the account's province: whose account
+    (`user_id`) and what else `details` say — never a password, a code or a token."""
+    audit.record(
+        uow.session,
+        uow.settings.audit_key,
+        actor=actor,
+        action=action,
+        now=now,
+        province_code=user.province_code,
+        summary={"user_id": user.id, **details},
+    )
+
+
 def _check_new_password(password: str, field: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError({field: f"must be at least {MIN_PASSWORD_LENGTH} characters"})
@@ -257,15 +273,8 @@ def set_active(
         ended = 0
         if not active:
             ended = sessions.end_all(uow.session, user.id, SessionEnd.USER_DISABLED, now)
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=actor,
-            action="user.enabled" if active else "user.disabled",
-            now=now,
-            province_code=user.province_code,
-            summary={"user_id": user.id, "sessions_ended": ended},
-        )
+        action = "user.enabled" if active else "user.disabled"
+        audit_account(uow, actor, action, user, now, sessions_ended=ended)
         uow.commit()
         return user
 
@@ -295,15 +304,7 @@ def change_password(
         ended = sessions.end_all(
             uow.session, user.id, SessionEnd.PASSWORD_CHANGED, now, keep_token=keep_session
         )
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=user,
-            action="user.password_changed",
-            now=now,
-            province_code=user.province_code,
-            summary={"user_id": user.id, "sessions_ended": ended},
-        )
+        audit_account(uow, user, "user.password_changed", user, now, sessions_ended=ended)
         uow.commit()
 
 
@@ -453,15 +454,7 @@ def record_failure(db: Database, user: User | None, reason: str, now: datetime) 
 def audit_refusal(db: Database, user: User, now: datetime) -> None:
     """A sign-in step refused unchecked because the account is locked."""
     with db.uow() as uow:
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=user,
-            action="user.login_refused",
-            now=now,
-            province_code=user.province_code,
-            summary={"user_id": user.id, "reason": "locked"},
-        )
+        audit_account(uow, user, "user.login_refused", user, now, reason="locked")
         uow.commit()
 
 
@@ -478,15 +471,7 @@ def complete_sign_in(db: Database, user: User, factor: str, now: datetime | None
             .execution_options(synchronize_session=False)
         )
         token = sessions.open_session(uow.session, user.id, now)
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=user,
-            action="user.login",
-            now=now,
-            province_code=user.province_code,
-            summary={"user_id": user.id, "factor": factor},
-        )
+        audit_account(uow, user, "user.login", user, now, factor=factor)
         uow.commit()
     return token
 
@@ -501,15 +486,7 @@ def unlock(
         was_locked = is_locked(user, now)
         user.failed_logins = 0
         user.locked_until = None
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=actor,
-            action="user.unlocked",
-            now=now,
-            province_code=user.province_code,
-            summary={"user_id": user.id, "was_locked": was_locked},
-        )
+        audit_account(uow, actor, "user.unlocked", user, now, was_locked=was_locked)
         uow.commit()
         return user
 
@@ -535,15 +512,7 @@ def reset_password(
         user.failed_logins = 0
         user.locked_until = None
         ended = sessions.end_all(uow.session, user.id, SessionEnd.PASSWORD_CHANGED, now)
-        audit.record(
-            uow.session,
-            uow.settings.audit_key,
-            actor=actor,
-            action="user.password_reset",
-            now=now,
-            province_code=user.province_code,
-            summary={"user_id": user.id, "sessions_ended": ended},
-        )
+        audit_account(uow, actor, "user.password_reset", user, now, sessions_ended=ended)
         uow.commit()
     return password
 
