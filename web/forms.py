@@ -262,6 +262,28 @@ PROBLEMS: list[tuple[re.Pattern[str], Any]] = [
             r"nothing to override: .*",
             _l("give at least one value that differs: a time limit, a role or a ladder"),
         ),
+        # Accounts (the administrators' user pages, casework/services/users.py).
+        (r"'.*' is already taken", _l("is already taken: choose another username")),
+        (r"3–80 characters: .*", _l("3 to 80 characters: lower-case letters, digits, . _ or -")),
+        (r"no administrative unit has code .*", _l("no unit has this code: choose one by name")),
+        (r"'.*' was dissolved on .*", _l("this unit no longer exists: choose a current one")),
+        (r"role (officer|chair) needs a commune unit code", _l("this role needs a commune")),
+        (r"role province needs a province unit code", _l("this role needs a province")),
+        (r"role agency needs a unit", _l("a partner agency needs its commune or province")),
+        (r"role agency needs an agency", _l("choose the agency this user works for")),
+        (
+            r"you may not create a national administrator",
+            _l("only a national administrator may create one"),
+        ),
+        (r"is outside the province you administer", _l("is outside the province you administer")),
+        (r"is not an e-mail address", _l("is not an e-mail address")),
+        (r"is in the past", _l("is in the past")),
+        (r"must be within \d+ days from today", _l("must be within a year from today")),
+        (r"must be at least 12 characters", _l("must be at least 12 characters")),
+        (
+            r"not picked from the list",
+            _l("choose the unit from the list shown as you type its name"),
+        ),
     )
 ]
 

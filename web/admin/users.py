@@ -28,33 +28,6 @@ from web import get_db
 from web.admin.routes import admin_only, bp
 from web.forms import event_form, payload, problem_text
 
-#: The services' messages on these pages, in the reader's language (others: web.forms).
-MESSAGES: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(pattern), message)
-    for pattern, message in (
-        (r"'.*' is already taken", _l("is already taken: choose another username")),
-        (r"3–80 characters: .*", _l("3 to 80 characters: lower-case letters, digits, . _ or -")),
-        (r"no administrative unit has code .*", _l("no unit has this code: choose one by name")),
-        (r"'.*' was dissolved on .*", _l("this unit no longer exists: choose a current one")),
-        (r"role (officer|chair) needs a commune unit code", _l("this role needs a commune")),
-        (r"role province needs a province unit code", _l("this role needs a province")),
-        (r"role agency needs a unit", _l("a partner agency needs its commune or province")),
-        (r"role agency needs an agency", _l("choose the agency this user works for")),
-        (
-            r"you may not create a national administrator",
-            _l("only a national administrator may create one"),
-        ),
-        (r"is outside the province you administer", _l("is outside the province you administer")),
-        (r"is not an e-mail address", _l("is not an e-mail address")),
-        (r"is in the past", _l("is in the past")),
-        (r"must be within \d+ days from today", _l("must be within a year from today")),
-        (r"must be at least 12 characters", _l("must be at least 12 characters")),
-        (
-            r"not picked from the list",
-            _l("choose the unit from the list shown as you type its name"),
-        ),
-    )
-]
 REFUSALS: list[tuple[str, Any]] = [
     (
         "last active national administrator",
@@ -72,13 +45,6 @@ STALE = _l(
 )
 
 
-def _text(message: str) -> str:
-    for pattern, text in MESSAGES:
-        if pattern.fullmatch(message):
-            return str(text)
-    return problem_text(message)
-
-
 def _refusal(error: PermissionDenied) -> str:
     for part, text in REFUSALS:
         if part in error.message:
@@ -92,9 +58,9 @@ def _attach(form: FlaskForm, errors: dict[str, str]) -> dict[str, str]:
     for name, message in errors.items():
         field = form._fields.get(name.split(".")[0])
         if field is None or name == "version":
-            left[name] = _text(message)
+            left[name] = problem_text(message)
         else:
-            field.errors = [*(field.errors or []), _text(message)]
+            field.errors = [*(field.errors or []), problem_text(message)]
     return left
 
 
