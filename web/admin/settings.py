@@ -5,6 +5,7 @@ diagram. Views only: every check and every write is in casework/services/setting
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -196,8 +197,10 @@ def workflow_rule(code: str, workflow: str, rule: str) -> Any:
     elif not form.validate():  # CSRF only
         abort(400, description=str(form.errors)[:200])
     else:
-        try:
-            added = settings.add_version_from(
+        done, problems, status = _save(
+            form,
+            entry,
+            lambda: settings.add_version_from(
                 get_db(),
                 province["code"],
                 workflow,
@@ -205,34 +208,60 @@ def workflow_rule(code: str, workflow: str, rule: str) -> Any:
                 payload(fields, form),
                 _version_seen(),
                 current_user.user,
-            )
-        except ValidationError as error:
-            problems, status = show_errors(form, error.errors), 422
-        except Conflict as error:
-            problems, status = {"": _stale_message(error)}, 409
-            form.version.data = str(entry["latest_version"])
-        else:
-            flash(
-                _(
-                    "Version %(n)s saved: in force from %(day)s.",
-                    n=added["version"],
-                    day=added["effective_on"],
-                ),
-                "success",
-            )
+            ),
+            lambda added: _(
+                "Version %(n)s saved: in force from %(day)s.",
+                n=added["version"],
+                day=added["effective_on"],
+            ),
+        )
+        if done:
             return redirect(_rule_url(province["code"], workflow, rule))
     withdraw.version.data = str(entry["latest_version"])
     withdraw.withdraw_on.data = view["today"].isoformat()
+    return _rule_page(province, view, entry, form, withdraw, problems, {}, status)
+
+
+def _save(
+    form: Any,
+    entry: dict[str, Any],
+    command: Callable[[], dict[str, Any]],
+    saved: Callable[[dict[str, Any]], str],
+) -> tuple[bool, dict[str, str], int]:
+    """Send a new version (or a withdrawal): done, with `saved` flashed; or the problems next
+    to the form's fields (422); or a version someone saved meanwhile (409), what was typed
+    kept and the form now based on the newest version."""
+    try:
+        added = command()
+    except ValidationError as error:
+        return False, show_errors(form, error.errors), 422
+    except Conflict as error:
+        form.version.data = str(entry["latest_version"])
+        return False, {"": _stale_message(error)}, 409
+    flash(saved(added), "success")
+    return True, {}, 200
+
+
+def _rule_page(
+    province: dict[str, Any],
+    view: dict[str, Any],
+    entry: dict[str, Any],
+    form: Any,
+    withdraw: Any,
+    problems: dict[str, str],
+    withdraw_problems: dict[str, str],
+    status: int,
+) -> Any:
     return render_template(
         "admin/workflow_rule.html",
         province=province,
         view=view,
         entry=entry,
         form=form,
-        fields=fields,
+        fields=settings.RULE_VERSION,
         withdraw=withdraw,
         withdraw_fields=settings.WITHDRAWAL,
-        withdraw_problems={},
+        withdraw_problems=withdraw_problems,
         problems=problems,
         **HELPERS,
     ), status
@@ -259,9 +288,10 @@ def withdraw_rule(code: str, workflow: str, rule: str) -> Any:
     withdraw = event_form(settings.WITHDRAWAL, request.form, {})
     if not withdraw.validate():
         abort(400, description=str(withdraw.errors)[:200])
-    problems: dict[str, str] = {}
-    try:
-        added = settings.withdraw_from(
+    done, problems, status = _save(
+        withdraw,
+        entry,
+        lambda: settings.withdraw_from(
             get_db(),
             province["code"],
             workflow,
@@ -269,38 +299,19 @@ def withdraw_rule(code: str, workflow: str, rule: str) -> Any:
             payload(settings.WITHDRAWAL, withdraw),
             _version_seen(),
             current_user.user,
-        )
-    except ValidationError as error:
-        problems, status = show_errors(withdraw, error.errors), 422
-    except Conflict as error:
-        problems, status = {"": _stale_message(error)}, 409
-        withdraw.version.data = str(entry["latest_version"])
-    else:
-        flash(
-            _(
-                "Version %(n)s saved: the national rule applies again from %(day)s.",
-                n=added["version"],
-                day=added["effective_on"],
-            ),
-            "success",
-        )
+        ),
+        lambda added: _(
+            "Version %(n)s saved: the national rule applies again from %(day)s.",
+            n=added["version"],
+            day=added["effective_on"],
+        ),
+    )
+    if done:
         return redirect(_rule_url(province["code"], workflow, rule))
     form = event_form(settings.RULE_VERSION, None, {})
     form.version.data = str(entry["latest_version"])
     form.effective_on.data = view["today"].isoformat()
-    return render_template(
-        "admin/workflow_rule.html",
-        province=province,
-        view=view,
-        entry=entry,
-        form=form,
-        fields=settings.RULE_VERSION,
-        withdraw=withdraw,
-        withdraw_fields=settings.WITHDRAWAL,
-        withdraw_problems=problems,
-        problems={},
-        **HELPERS,
-    ), status
+    return _rule_page(province, view, entry, form, withdraw, {}, problems, status)
 
 
 # --- how values are shown ------------------------------------------------------------------
