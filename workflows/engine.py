@@ -265,22 +265,3 @@ def _rung_text(rung: Rung) -> str:
     else:
         when = f"+{rung.offset} {rung.offset_unit} after due"
     return f"{rung.name} {when} -> {'/'.join(rung.notify)}"
-
-
-def mermaid(definition: WorkflowDefinition) -> str:
-    """A Mermaid state diagram drawn by transitions' GraphMachine (kept off request paths)."""
-    from transitions.extensions import GraphMachine
-
-    holder = CaseSnapshot(state=definition.initial)
-    GraphMachine(
-        model=holder,
-        states=list(definition.states),
-        transitions=_machine_transitions(definition),
-        initial=definition.initial,
-        auto_transitions=False,
-        send_event=True,
-        graph_engine="mermaid",
-        show_conditions=True,
-        title=f"casework: {definition.name} workflow",
-    )
-    return str(holder.get_graph().draw(None))  # type: ignore[attr-defined]

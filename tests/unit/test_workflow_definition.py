@@ -18,8 +18,8 @@ from workflows.engine import (
     effective_rules,
     fire,
     machine_for,
-    mermaid,
 )
+from workflows.graph import mermaid, transition_graph
 from workflows.spec import CaseSnapshot, DurationUnit
 
 NOW = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
@@ -300,7 +300,7 @@ def test_province_override_changes_only_what_it_names() -> None:
 
 def test_show_and_diagram_list_every_state_and_event() -> None:
     text = describe(CASE_WORKFLOW)
-    diagram = mermaid(CASE_WORKFLOW)
+    diagram = mermaid(transition_graph(CASE_WORKFLOW))
     assert diagram.splitlines()[3].startswith("stateDiagram-v2") or "stateDiagram-v2" in diagram
     for state in CASE_WORKFLOW.states:
         assert state in text and state in diagram
