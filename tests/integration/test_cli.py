@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -374,3 +376,26 @@ def test_the_cli_says_an_over_long_name_is_too_long(run, db) -> None:
     result = run("users", "disable", "x" * 81)
     assert result.exit_code != 0
     assert "at most 80 characters" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["--name", "x" * 81], "--name"), (["--days", "0"], "--days"), (["--days", "9999"], "--days")],
+)
+def test_tokens_create_errors_name_the_option_and_create_nothing(run, args, named) -> None:
+    assert (
+        run(
+            "users",
+            "create",
+            "tok.user",
+            "--role",
+            "admin",
+            "--password-stdin",
+            input="a-long-password\n",
+        ).exit_code
+        == 0
+    )
+    result = run("tokens", "create", "tok.user", *args)
+    assert result.exit_code != 0 and named in result.output, result.output
+    listed = run("tokens", "list", "--user", "tok.user", "--json")
+    assert listed.exit_code == 0 and json.loads(listed.output) == [], listed.output
